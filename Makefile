@@ -1,0 +1,62 @@
+# hvnet — every entry point the README documents. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+HOSTS ?= 2
+PULUMI_VERSION = $(shell node -p 'require("./node_modules/@pulumi/pulumi/package.json").version' 2>/dev/null)
+
+.PHONY: help setup deps npm build bpf helper pulumi test test-unit demo lab-up lab-down bench bench-datapath clean
+
+help:
+	@echo "make setup            install everything a fresh Debian bookworm machine needs (idempotent)"
+	@echo "make demo             bring up a 2-host lab and apply the quickstart example"
+	@echo "make test             setup, then the whole test suite (what CI runs)"
+	@echo "make lab-up HOSTS=n   start n local hypervisors (network + mount namespaces, sshd)"
+	@echo "make lab-down         remove every trace of the lab"
+	@echo "make bench            benchmarks, written to BENCHMARKS.md"
+
+setup: deps npm pulumi build
+
+deps:
+	@scripts/setup-debian.sh
+
+npm: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+bpf:
+	@$(MAKE) --no-print-directory -C bpf OUT=$(CURDIR)/dist/bpf
+
+build: npm bpf
+	npx tsc -p tsconfig.json
+	@$(MAKE) --no-print-directory helper
+
+helper:
+	@node scripts/build-helper.js
+
+pulumi: npm
+	@scripts/build-pulumi.sh
+
+test: setup
+	@scripts/run-tests.sh
+
+test-unit: npm
+	npx jest test/unit
+
+demo: setup
+	@scripts/demo.sh
+
+lab-up:
+	@scripts/lab.sh up --hosts $(HOSTS)
+
+lab-down:
+	@scripts/lab.sh down
+
+bench: setup
+	@scripts/bench.sh
+
+bench-datapath: setup
+	@scripts/bench.sh datapath
+
+clean:
+	rm -rf dist

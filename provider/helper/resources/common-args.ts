@@ -1,0 +1,76 @@
+// Input pieces more than one resource kind shares.
+import { InputReader } from "../validate/reader";
+
+export type AclAction = "allow" | "deny";
+
+export interface AclRule {
+  action: AclAction;
+  protocol?: "tcp" | "udp" | "icmp" | "icmpv6" | number;
+  src?: string; // address or CIDR
+  dst?: string;
+  srcPorts?: { from: number; to: number };
+  dstPorts?: { from: number; to: number };
+}
+
+export interface Acl {
+  rules: AclRule[];
+  defaultAction: AclAction;
+}
+
+export const MAX_ACL_RULES = 64;
+const PROTOCOLS = ["tcp", "udp", "icmp", "icmpv6"] as const;
+
+function portRange(r: InputReader, name: string): { from: number; to: number } | undefined {
+  const v = r.raw(name);
+  if (v === undefined || v === null) return undefined;
+  const field = r.path(name);
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 65535) return { from: v, to: v };
+  if (typeof v === "string") {
+    const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(v);
+    if (m) {
+      const from = Number(m[1]);
+      const to = m[2] === undefined ? from : Number(m[2]);
+      if (from <= 65535 && to <= 65535 && from <= to) return { from, to };
+    }
+  }
+  r.fail(field, `${JSON.stringify(v)} is not a port or a port range like "1000-2000"`);
+  return undefined;
+}
+
+export function readAcl(r: InputReader, name: string): Acl | undefined {
+  return r.object(name, (a) => {
+    const rules = a.array("rules", (rr, value) => {
+      if (value === null || typeof value !== "object") {
+        rr.fail(rr.path(""), "must be an object");
+        return undefined;
+      }
+      const action = rr.oneOf("action", ["allow", "deny"] as const);
+      const protoRaw = rr.raw("protocol");
+      let protocol: AclRule["protocol"];
+      if (typeof protoRaw === "number" && Number.isInteger(protoRaw) && protoRaw >= 0 && protoRaw <= 255) protocol = protoRaw;
+      else if (typeof protoRaw === "string" && (PROTOCOLS as readonly string[]).includes(protoRaw)) protocol = protoRaw as AclRule["protocol"];
+      else if (protoRaw !== undefined && protoRaw !== null) rr.fail(rr.path("protocol"), `${JSON.stringify(protoRaw)} is not one of ${PROTOCOLS.join(", ")} or a protocol number 0-255`);
+      const src = rr.ip("src", { optional: true, prefix: true });
+      const dst = rr.ip("dst", { optional: true, prefix: true });
+      const srcPorts = portRange(rr, "srcPorts");
+      const dstPorts = portRange(rr, "dstPorts");
+      if ((srcPorts || dstPorts) && protocol !== "tcp" && protocol !== "udp" && protocol !== 6 && protocol !== 17) {
+        rr.fail(rr.path("protocol"), "must be tcp or udp when ports are given");
+      }
+      if (action === undefined) return undefined;
+      const rule: AclRule = { action };
+      if (protocol !== undefined) rule.protocol = protocol;
+      if (src) rule.src = src;
+      if (dst) rule.dst = dst;
+      if (srcPorts) rule.srcPorts = srcPorts;
+      if (dstPorts) rule.dstPorts = dstPorts;
+      return rule;
+    }, { optional: true, max: MAX_ACL_RULES });
+    const defaultAction = a.oneOf("defaultAction", ["allow", "deny"] as const, { default: "allow" })!;
+    return { rules, defaultAction };
+  }, { optional: true });
+}
+
+export function readAdopt(r: InputReader): boolean {
+  return r.bool("adopt", { default: false })!;
+}

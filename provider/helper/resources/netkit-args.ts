@@ -1,0 +1,40 @@
+// NetkitLower inputs (DESIGN.md "NetkitLower"): a netkit device leasing NIC queues for AF_XDP.
+import { InputReader } from "../validate/reader";
+import { readAdopt } from "./common-args";
+
+export const NETKIT_APIS = ["auto", "lease", "lowerdev"] as const;
+
+export interface NetkitArgs {
+  name: string;
+  lowerDevice: string;
+  queues: { start: number; count: number };
+  mode: "l3" | "l2";
+  netns?: string;
+  policy: "pass" | "drop";
+  scrub: "default" | "none";
+  headroom?: number;
+  tailroom?: number;
+  api: (typeof NETKIT_APIS)[number];
+  adopt: boolean;
+}
+
+export function readNetkitArgs(r: InputReader): NetkitArgs {
+  const name = r.ifname("name");
+  const lowerDevice = r.ifname("lowerDevice");
+  const queues = r.queueRange("queues");
+  const mode = r.oneOf("mode", ["l3", "l2"] as const, { default: "l3" })!;
+  const netns = r.netns("netns");
+  const policy = r.oneOf("policy", ["pass", "drop"] as const, { default: "pass" })!;
+  const scrub = r.oneOf("scrub", ["default", "none"] as const, { default: "default" })!;
+  const headroom = r.int("headroom", { optional: true, min: 0, max: 65535 });
+  const tailroom = r.int("tailroom", { optional: true, min: 0, max: 65535 });
+  const api = r.oneOf("api", NETKIT_APIS, { default: "auto" })!;
+  const adopt = readAdopt(r);
+  if (name !== undefined && name === lowerDevice) r.fail(r.path("name"), `"${name}" is the same as lowerDevice`);
+  r.finish();
+  const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, scrub, api, adopt };
+  if (netns) args.netns = netns;
+  if (headroom !== undefined) args.headroom = headroom;
+  if (tailroom !== undefined) args.tailroom = tailroom;
+  return args;
+}

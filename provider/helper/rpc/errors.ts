@@ -1,0 +1,29 @@
+// Turns whatever an op threw into the protocol's error body, keeping what the kernel said.
+import { KernelError } from "../kernel/internal/errors";
+import { ValidationError } from "../validate/errors";
+import { ErrorBody } from "./protocol";
+
+/** An error an op raises on purpose, with a stable code the provider can act on. */
+export class OpError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = "OpError";
+  }
+}
+
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof ValidationError) {
+    return { code: err.code, message: err.message, problems: err.problems };
+  }
+  if (err instanceof KernelError) {
+    const body: ErrorBody = { code: err.code, message: err.message, errno: err.errno };
+    if (err.kernelMessage) body.kernelMessage = err.kernelMessage;
+    return body;
+  }
+  if (err instanceof OpError) return { code: err.code, message: err.message };
+  const e = err as { code?: unknown; message?: unknown };
+  return {
+    code: typeof e?.code === "string" ? e.code : "EINTERNAL",
+    message: typeof e?.message === "string" ? e.message : String(err),
+  };
+}

@@ -1,0 +1,17 @@
+import { ResourceKind } from "./kind";
+import { rssContext } from "./rss";
+import { netkitLower } from "./netkit";
+import { xdpProgram } from "./xdp";
+import { fdbEntry } from "./fdb";
+import { vmInterface } from "./vmif";
+
+export const KINDS: Record<string, ResourceKind> = {
+  RssContext: rssContext,
+  NetkitLower: netkitLower,
+  XdpProgram: xdpProgram,
+  FdbEntry: fdbEntry,
+  VmInterface: vmInterface,
+};
+
+export type TypeName = keyof typeof KINDS;
+export { ResourceKind };

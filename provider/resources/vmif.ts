@@ -1,0 +1,18 @@
+import { ResourceKind, keyOf, partsOf } from "./kind";
+import { VmifArgs, readVmifArgs } from "../helper/resources/vmif-args";
+
+export const vmInterface: ResourceKind<VmifArgs> = {
+  kind: "vmif",
+  typeName: "VmInterface",
+  readArgs: readVmifArgs,
+  objectKey: (a) => keyOf(a.netns ?? "", a.name),
+  parseKey: (key) => {
+    const [netns, name] = partsOf(key);
+    return netns ? { name, netns } : { name };
+  },
+  identity: (a) => (a.netns ? { name: a.name, netns: a.netns } : { name: a.name }),
+  // A tap's queue count is fixed when its first queue is opened: changing it re-creates it.
+  replaceOn: ["name", "netns", "queues"],
+  deleteBeforeReplace: true,
+  outputs: ["ifindex", "queues", "qemuArgs", "libvirtXml"],
+};

@@ -1,0 +1,38 @@
+// diff: exactly the replace/in-place split of DESIGN.md. Connection details other than
+// the host's identity never replace anything.
+import { ResourceKind } from "../resources/kind";
+import { hostIdentity, HostSpec } from "../transport/host-spec";
+import { sameValue, containsUnknown } from "./values";
+import { RUNTIME_PROPS } from "./check";
+
+export interface DiffResult {
+  changes: boolean;
+  replaces: string[];
+  deleteBeforeReplace: boolean;
+}
+
+export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult {
+  const replaces: string[] = [];
+  const updates: string[] = [];
+  const oldHost = olds.host as HostSpec | undefined;
+  const newHost = news.host as HostSpec | undefined;
+  if (containsUnknown(newHost) || !oldHost || !newHost || hostIdentity(oldHost) !== hostIdentity(newHost)) {
+    if (!sameValue(oldHost, newHost)) replaces.push("host");
+  } else if (!sameValue(oldHost, newHost)) {
+    updates.push("host");
+  }
+  const names = new Set(Object.keys(news));
+  for (const name of Object.keys(olds)) if (!kind.outputs.includes(name)) names.add(name);
+  for (const name of names) {
+    if (RUNTIME_PROPS.includes(name) || kind.outputs.includes(name)) continue;
+    // adopt only matters at creation: flipping it later changes nothing on the host.
+    if (name === "adopt") continue;
+    if (sameValue(olds[name], news[name])) continue;
+    (kind.replaceOn.includes(name) ? replaces : updates).push(name);
+  }
+  return {
+    changes: replaces.length + updates.length > 0,
+    replaces,
+    deleteBeforeReplace: replaces.length > 0 && kind.deleteBeforeReplace,
+  };
+}

@@ -1,0 +1,40 @@
+// The runtime behind the dynamic-provider shims of sdk/: one function per CRUD method,
+// taking the resource's type name. It lives in the installed package, so the shim Pulumi
+// serializes into each resource's state stays a few lines that `require()` this module.
+import { KINDS, ResourceKind } from "../resources";
+import { checkInputs } from "./check";
+import { diffInputs } from "./diff";
+import { createResource, readResource, updateResource, deleteResource } from "./operations";
+import { sharedPool } from "./pool";
+
+type Props = Record<string, any>;
+
+function kindOf(typeName: string): ResourceKind {
+  const kind = KINDS[typeName];
+  if (!kind) throw new Error(`unknown hvnet resource type ${typeName}`);
+  return kind;
+}
+
+export async function check(typeName: string, _olds: Props, news: Props) {
+  return checkInputs(kindOf(typeName), news);
+}
+
+export async function diff(typeName: string, _id: string, olds: Props, news: Props) {
+  return diffInputs(kindOf(typeName), olds, news);
+}
+
+export async function create(typeName: string, inputs: Props) {
+  return createResource(sharedPool(), kindOf(typeName), inputs);
+}
+
+export async function read(typeName: string, id: string, props: Props) {
+  return readResource(sharedPool(), kindOf(typeName), id, props ?? {});
+}
+
+export async function update(typeName: string, id: string, olds: Props, news: Props) {
+  return updateResource(sharedPool(), kindOf(typeName), id, olds, news);
+}
+
+export async function remove(typeName: string, id: string, props: Props) {
+  return deleteResource(sharedPool(), kindOf(typeName), id, props);
+}

@@ -1,0 +1,87 @@
+// create / read / update / delete of any resource kind, over a host's helper.
+// Ids are self-describing, `<host>/<kind>/<object>`, so read needs only the id.
+import { ResourceKind } from "../resources/kind";
+import { HostSpec, hostIdentity } from "../transport/host-spec";
+import { HostRequester } from "./requester";
+import { RUNTIME_PROPS } from "./check";
+import { omit, pick } from "./values";
+
+type Props = Record<string, unknown>;
+
+export function resourceId(kind: ResourceKind, host: HostSpec, args: Props, outputs: Props): string {
+  return `${encodeURIComponent(hostIdentity(host))}/${kind.kind}/${kind.objectKey(args, outputs)}`;
+}
+
+export function parseResourceId(id: string): { host: string; kind: string; key: string } {
+  const [host, kind, ...rest] = id.split("/");
+  if (!host || !kind || rest.length === 0) throw new Error(`"${id}" is not an hvnet resource id (<host>/<kind>/<object>)`);
+  return { host: decodeURIComponent(host), kind, key: rest.join("/") };
+}
+
+function helperArgs(inputs: Props): Props {
+  return omit(inputs, RUNTIME_PROPS);
+}
+
+/**
+ * The SDK's "initialization failed" path: the object exists on the host but is not what
+ * was asked. Pulumi records it under its id and the next `up` converges it.
+ */
+export class PartialCreateError extends Error {
+  constructor(message: string, readonly id: string, readonly properties: Props, readonly reasons: string[]) {
+    super(message);
+  }
+}
+
+export async function createResource(pool: HostRequester, kind: ResourceKind, inputs: Props): Promise<{ id: string; outs: Props }> {
+  const host = inputs.host as HostSpec;
+  const args = helperArgs(inputs);
+  try {
+    const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
+    return { id: resourceId(kind, host, args, outputs), outs: { ...inputs, ...outputs } };
+  } catch (err) {
+    // Did anything stay behind? Then Pulumi must know of it (partial state), not lose it.
+    // A refusal to take over an existing object leaves nothing of ours behind.
+    if ((err as { code?: string }).code === "EEXIST") throw err;
+    let shown: Props | null = null;
+    try {
+      shown = (await pool.request(host, `${kind.kind}.show`, kind.identity(args as never, {}))) as Props | null;
+    } catch {
+      shown = null;
+    }
+    if (!shown) throw err;
+    const id = resourceId(kind, host, args, shown);
+    throw new PartialCreateError((err as Error).message, id, { ...inputs, ...pick(shown, kind.outputs) }, [(err as Error).message]);
+  }
+}
+
+export async function readResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<{ id: string; props: Props }> {
+  const host = props.host as HostSpec | undefined;
+  if (!host) throw new Error(`cannot read ${id}: no host connection in its state (import needs the host's connection as inputs)`);
+  const { key } = parseResourceId(id);
+  const identity = Object.keys(props).length > 1 ? kind.identity(helperArgs(props) as never, props) : kind.parseKey(key);
+  const shown = (await pool.request(host, `${kind.kind}.show`, identity)) as Props | null;
+  if (!shown) return { id: "", props: {} };
+  // Live values replace the recorded ones, so `refresh` shows drift and the next `up` repairs it.
+  return { id, props: { ...props, ...shown } };
+}
+
+export async function updateResource(pool: HostRequester, kind: ResourceKind, id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
+  const host = news.host as HostSpec;
+  // It is ours already: converge it, whatever `adopt` says. Identity outputs (the kernel's
+  // RSS context id) travel along so the helper converges the same object.
+  const args = { ...helperArgs(news), adopt: true, ...pick(olds, identityOutputs(kind)) };
+  const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
+  void id;
+  return { outs: { ...news, ...outputs } };
+}
+
+export async function deleteResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<void> {
+  const host = props.host as HostSpec;
+  const identity = kind.identity(helperArgs(props) as never, props);
+  void id;
+  await pool.request(host, `${kind.kind}.remove`, identity);
+}
+
+function identityOutputs(kind: ResourceKind): string[] {
+  return kind.kind === "rss" ? ["contextId"] : [];
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Generates sdk/generated.ts (input/output types and resource classes) from schema.json,
+// so the SDK and the schema cannot disagree. `--check` fails when the file is stale.
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8"));
+const target = path.join(root, "sdk", "generated.ts");
+
+const short = (token) => token.split(":").pop();
+
+/** The TypeScript type of a schema property; inputs accept pulumi.Input at every level. */
+function tsType(prop, input) {
+  const wrap = (t) => (input ? `pulumi.Input<${t}>` : t);
+  if (prop.$ref) return wrap(`${short(prop.$ref)}${input ? "Args" : ""}`);
+  if (prop.oneOf) return wrap(prop.oneOf.map((p) => bare(p, input)).join(" | "));
+  switch (prop.type) {
+    case "string": return wrap("string");
+    case "integer": case "number": return wrap("number");
+    case "boolean": return wrap("boolean");
+    case "array": return wrap(`${tsType(prop.items, input)}[]`);
+    case "object": return wrap(`Record<string, ${tsType(prop.additionalProperties || { type: "string" }, input)}>`);
+    default: throw new Error(`unsupported schema type ${JSON.stringify(prop)}`);
+  }
+}
+
+function bare(prop, input) {
+  const t = tsType(prop, input);
+  return input ? t.replace(/^pulumi\.Input<(.*)>$/, "$1") : t;
+}
+
+function doc(text, indent) {
+  return `${indent}/** ${text.replace(/\*\//g, "*\\/")} */\n`;
+}
+
+function iface(name, props, required, input) {
+  let s = `export interface ${name} {\n`;
+  for (const [k, p] of Object.entries(props)) {
+    s += doc(p.description || k, "  ");
+    s += `  ${k}${required.includes(k) ? "" : "?"}: ${tsType(p, input)};\n`;
+  }
+  return s + "}\n\n";
+}
+
+let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.\nimport * as pulumi from "@pulumi/pulumi";\nimport { providerShim } from "./shim";\n\n`;
+for (const [token, t] of Object.entries(schema.types)) {
+  out += doc(t.description, "");
+  out += iface(`${short(token)}Args`, t.properties, t.required || [], true);
+  out += doc(t.description, "");
+  out += iface(short(token), t.properties, t.required || [], false);
+}
+for (const [token, r] of Object.entries(schema.resources)) {
+  const name = short(token);
+  out += doc(`Inputs of ${name}.`, "");
+  out += iface(`${name}Args`, r.inputProperties, r.requiredInputs || [], true);
+}
+for (const [token, r] of Object.entries(schema.resources)) {
+  const name = short(token);
+  const outputs = Object.keys(r.properties);
+  out += doc(r.description, "");
+  out += `export class ${name} extends pulumi.dynamic.Resource {\n`;
+  for (const [k, p] of Object.entries(r.inputProperties)) {
+    if (outputs.includes(k)) continue;
+    out += doc(p.description, "  ");
+    out += `  declare public readonly ${k}: pulumi.Output<${tsType(p, false)}${(r.requiredInputs || []).includes(k) ? "" : " | undefined"}>;\n`;
+  }
+  for (const [k, p] of Object.entries(r.properties)) {
+    out += doc(p.description, "  ");
+    out += `  declare public readonly ${k}: pulumi.Output<${tsType(p, false)}>;\n`;
+  }
+  out += `\n  constructor(name: string, args: ${name}Args, opts?: pulumi.CustomResourceOptions) {\n`;
+  out += `    const props: Record<string, unknown> = { ...args };\n`;
+  out += `    for (const k of ${JSON.stringify(outputs.filter((k) => !(k in r.inputProperties)))}) props[k] = undefined;\n`;
+  out += `    // host.privateKey is a secret: keep every copy of the host in state encrypted.\n`;
+  out += `    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };\n`;
+  out += `    super(providerShim(${JSON.stringify(name)}), name, props, { ...opts, ...secrets }, "hvnet", ${JSON.stringify(name)});\n`;
+  out += `  }\n}\n\n`;
+}
+out = out.trimEnd() + "\n";
+
+if (process.argv.includes("--check")) {
+  const current = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
+  if (current !== out) {
+    console.error("sdk/generated.ts is stale: run node scripts/gen-sdk.js");
+    process.exit(1);
+  }
+} else {
+  fs.writeFileSync(target, out);
+}

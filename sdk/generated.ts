@@ -1,0 +1,509 @@
+// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
+import * as pulumi from "@pulumi/pulumi";
+import { providerShim } from "./shim";
+
+/** How to reach one hypervisor over SSH. */
+export interface HostArgs {
+  /** IP address or DNS name of the host. */
+  address: pulumi.Input<string>;
+  /** SSH port (default 22). */
+  port?: pulumi.Input<number>;
+  /** SSH user (default root). Any other user runs the helper with `sudo -n`. */
+  user?: pulumi.Input<string>;
+  /** Private key (OpenSSH or PEM text) for public-key authentication. Secret. */
+  privateKey?: pulumi.Input<string>;
+  /** Path of an ssh-agent socket to authenticate with instead of privateKey. */
+  agentSocket?: pulumi.Input<string>;
+  /** The host's key: a `SHA256:...` fingerprint or an OpenSSH public key line. Connecting to a host whose key differs fails. Required unless insecureIgnoreHostKey is true. */
+  hostKey?: pulumi.Input<string>;
+  /** Skip host-key verification. Must be said explicitly; never on production hosts. */
+  insecureIgnoreHostKey?: pulumi.Input<boolean>;
+  /** Bastion to connect through (same shape). */
+  jumpHost?: pulumi.Input<HostArgs>;
+  /** The host's identity in resource ids (default: address). Changing any connection detail other than this never replaces a resource. */
+  name?: pulumi.Input<string>;
+}
+
+/** How to reach one hypervisor over SSH. */
+export interface Host {
+  /** IP address or DNS name of the host. */
+  address: string;
+  /** SSH port (default 22). */
+  port?: number;
+  /** SSH user (default root). Any other user runs the helper with `sudo -n`. */
+  user?: string;
+  /** Private key (OpenSSH or PEM text) for public-key authentication. Secret. */
+  privateKey?: string;
+  /** Path of an ssh-agent socket to authenticate with instead of privateKey. */
+  agentSocket?: string;
+  /** The host's key: a `SHA256:...` fingerprint or an OpenSSH public key line. Connecting to a host whose key differs fails. Required unless insecureIgnoreHostKey is true. */
+  hostKey?: string;
+  /** Skip host-key verification. Must be said explicitly; never on production hosts. */
+  insecureIgnoreHostKey?: boolean;
+  /** Bastion to connect through (same shape). */
+  jumpHost?: Host;
+  /** The host's identity in resource ids (default: address). Changing any connection detail other than this never replaces a resource. */
+  name?: string;
+}
+
+/** A contiguous range of queues. */
+export interface QueueRangeArgs {
+  /** First queue id. */
+  start: pulumi.Input<number>;
+  /** Number of queues (at least 1). */
+  count: pulumi.Input<number>;
+}
+
+/** A contiguous range of queues. */
+export interface QueueRange {
+  /** First queue id. */
+  start: number;
+  /** Number of queues (at least 1). */
+  count: number;
+}
+
+/** An ntuple steering rule into an RSS context. */
+export interface FlowArgs {
+  /** One of ip4, ip6, tcp4, udp4, tcp6, udp6, ether. */
+  type: pulumi.Input<string>;
+  /** Destination address (IP for ip/tcp/udp flows, MAC for ether). */
+  dst?: pulumi.Input<string>;
+  /** Source address (IP for ip/tcp/udp flows, MAC for ether). */
+  src?: pulumi.Input<string>;
+  /** Destination port (tcp and udp flows). */
+  dstPort?: pulumi.Input<number>;
+  /** Source port (tcp and udp flows). */
+  srcPort?: pulumi.Input<number>;
+}
+
+/** An ntuple steering rule into an RSS context. */
+export interface Flow {
+  /** One of ip4, ip6, tcp4, udp4, tcp6, udp6, ether. */
+  type: string;
+  /** Destination address (IP for ip/tcp/udp flows, MAC for ether). */
+  dst?: string;
+  /** Source address (IP for ip/tcp/udp flows, MAC for ether). */
+  src?: string;
+  /** Destination port (tcp and udp flows). */
+  dstPort?: number;
+  /** Source port (tcp and udp flows). */
+  srcPort?: number;
+}
+
+/** One 5-tuple ACL rule; rules are evaluated in order, the first match decides. */
+export interface AclRuleArgs {
+  /** allow or deny. */
+  action: pulumi.Input<string>;
+  /** tcp, udp, icmp, icmpv6 (or a protocol number as a string); any when absent. */
+  protocol?: pulumi.Input<string>;
+  /** Source address or CIDR prefix. */
+  src?: pulumi.Input<string>;
+  /** Destination address or CIDR prefix. */
+  dst?: pulumi.Input<string>;
+  /** Source port or range like "1000-2000" (tcp and udp). */
+  srcPorts?: pulumi.Input<string>;
+  /** Destination port or range like "80" (tcp and udp). */
+  dstPorts?: pulumi.Input<string>;
+}
+
+/** One 5-tuple ACL rule; rules are evaluated in order, the first match decides. */
+export interface AclRule {
+  /** allow or deny. */
+  action: string;
+  /** tcp, udp, icmp, icmpv6 (or a protocol number as a string); any when absent. */
+  protocol?: string;
+  /** Source address or CIDR prefix. */
+  src?: string;
+  /** Destination address or CIDR prefix. */
+  dst?: string;
+  /** Source port or range like "1000-2000" (tcp and udp). */
+  srcPorts?: string;
+  /** Destination port or range like "80" (tcp and udp). */
+  dstPorts?: string;
+}
+
+/** An ordered list of ACL rules with a default action (at most 64 rules). */
+export interface AclArgs {
+  /** Rules, first match wins. */
+  rules?: pulumi.Input<pulumi.Input<AclRuleArgs>[]>;
+  /** allow (default) or deny, for frames no rule matches. */
+  defaultAction?: pulumi.Input<string>;
+}
+
+/** An ordered list of ACL rules with a default action (at most 64 rules). */
+export interface Acl {
+  /** Rules, first match wins. */
+  rules?: AclRule[];
+  /** allow (default) or deny, for frames no rule matches. */
+  defaultAction?: string;
+}
+
+/** Owner of a tap, so an unprivileged QEMU can open it. */
+export interface OwnerArgs {
+  /** User id. */
+  uid: pulumi.Input<number>;
+  /** Group id. */
+  gid: pulumi.Input<number>;
+}
+
+/** Owner of a tap, so an unprivileged QEMU can open it. */
+export interface Owner {
+  /** User id. */
+  uid: number;
+  /** Group id. */
+  gid: number;
+}
+
+/** The vm-egress program on a VM's tap: source validation (always), ACL, VLAN push, redirect to the uplink or a bond leg. */
+export interface VmEgressArgs {
+  /** Egress ACL for traffic from the VM. */
+  acl?: pulumi.Input<AclArgs>;
+  /** Two interfaces to spread the VM's flows over by an L3+L4 hash, instead of the uplink. */
+  bondLegs?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** The vm-egress program on a VM's tap: source validation (always), ACL, VLAN push, redirect to the uplink or a bond leg. */
+export interface VmEgress {
+  /** Egress ACL for traffic from the VM. */
+  acl?: Acl;
+  /** Two interfaces to spread the VM's flows over by an L3+L4 hash, instead of the uplink. */
+  bondLegs?: string[];
+}
+
+/** An XDP program from a user's BPF object file on the host. */
+export interface UserProgramArgs {
+  /** Absolute path of the .o file on the host. */
+  object: pulumi.Input<string>;
+  /** ELF section (or program name) of the program. */
+  section: pulumi.Input<string>;
+}
+
+/** An XDP program from a user's BPF object file on the host. */
+export interface UserProgram {
+  /** Absolute path of the .o file on the host. */
+  object: string;
+  /** ELF section (or program name) of the program. */
+  section: string;
+}
+
+/** A NIC queue leased to a netkit device. */
+export interface LeaseArgs {
+  /** Queue id on the NIC. */
+  physicalQueue: pulumi.Input<number>;
+  /** Queue id on the netkit device (from 1; queue 0 is netkit's own). */
+  netkitQueue: pulumi.Input<number>;
+}
+
+/** A NIC queue leased to a netkit device. */
+export interface Lease {
+  /** Queue id on the NIC. */
+  physicalQueue: number;
+  /** Queue id on the netkit device (from 1; queue 0 is netkit's own). */
+  netkitQueue: number;
+}
+
+/** Inputs of RssContext. */
+export interface RssContextArgs {
+  /** The hypervisor. Replaces on identity change. */
+  host: pulumi.Input<HostArgs>;
+  /** The NIC. Replaces on change. */
+  device: pulumi.Input<string>;
+  /** Queues of this context (in place: the indirection table is rewritten). */
+  queues: pulumi.Input<QueueRangeArgs>;
+  /** Flows steered into the context (in place: rules added/removed). */
+  flows?: pulumi.Input<pulumi.Input<FlowArgs>[]>;
+  /** RSS hash key as hex bytes separated by ':' (in place). */
+  hashKey?: pulumi.Input<string>;
+  /** toeplitz, xor or crc32 (in place). */
+  hashFunction?: pulumi.Input<string>;
+  /** Spread the default context over the queues no hvnet context reserves (default true). */
+  shrinkDefault?: pulumi.Input<boolean>;
+  /** Take over this existing context id (with adopt); set by hvnet once created. */
+  contextId?: pulumi.Input<number>;
+  /** Take over an existing object instead of failing (the import path). */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** Inputs of NetkitLower. */
+export interface NetkitLowerArgs {
+  /** The hypervisor. */
+  host: pulumi.Input<HostArgs>;
+  /** Device name (replaces). */
+  name: pulumi.Input<string>;
+  /** The physical NIC whose queues are leased (replaces). */
+  lowerDevice: pulumi.Input<string>;
+  /** Physical queue ids to lease (replaces: a lease cannot be undone). */
+  queues: pulumi.Input<QueueRangeArgs>;
+  /** l3 (default) or l2 (replaces). */
+  mode?: pulumi.Input<string>;
+  /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
+  netns?: pulumi.Input<string>;
+  /** Default policy without a BPF program: pass (default) or drop (in place). */
+  policy?: pulumi.Input<string>;
+  /** default or none (in place). */
+  scrub?: pulumi.Input<string>;
+  /** Needed headroom in bytes (replaces). */
+  headroom?: pulumi.Input<number>;
+  /** Needed tailroom in bytes (replaces). */
+  tailroom?: pulumi.Input<number>;
+  /** auto (default: the queue lease if the kernel has it, else the proof-of-concept attribute), lease, or lowerdev. */
+  api?: pulumi.Input<string>;
+  /** Take over an existing device instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** Inputs of XdpProgram. */
+export interface XdpProgramArgs {
+  /** The hypervisor. */
+  host: pulumi.Input<HostArgs>;
+  /** Device to attach to (replaces). */
+  device: pulumi.Input<string>;
+  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (in place: atomic swap). */
+  program: pulumi.Input<string | UserProgramArgs>;
+  /** native (default), skb, or auto (native, else skb) (replaces). */
+  mode?: pulumi.Input<string>;
+  /** Netns of the device (replaces). */
+  netns?: pulumi.Input<string>;
+  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>) (replaces). */
+  pinDir?: pulumi.Input<string>;
+  /** Take over an existing attachment at pinDir instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** Inputs of FdbEntry. */
+export interface FdbEntryArgs {
+  /** The hypervisor. */
+  host: pulumi.Input<HostArgs>;
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  table: pulumi.Input<string>;
+  /** VLAN id 0-4094; 0 = untagged (replaces). */
+  vlan?: pulumi.Input<number>;
+  /** Destination MAC (replaces). */
+  mac: pulumi.Input<string>;
+  /** Where matching frames go (in place). */
+  device: pulumi.Input<string>;
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device (in place). */
+  ingressAcl?: pulumi.Input<AclArgs>;
+  /** Take over an existing entry instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** Inputs of VmInterface. */
+export interface VmInterfaceArgs {
+  /** The hypervisor. */
+  host: pulumi.Input<HostArgs>;
+  /** Tap name (replaces). */
+  name: pulumi.Input<string>;
+  /** The VM's vCPUs; queues default to 2 x vcpus, as XDP in guests requires. */
+  vcpus?: pulumi.Input<number>;
+  /** Queue count, instead of vcpus (replaces). */
+  queues?: pulumi.Input<number>;
+  /** The guest's MAC (in place). */
+  mac: pulumi.Input<string>;
+  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag (in place). */
+  vlan?: pulumi.Input<number>;
+  /** The guest's IPs: with egress, anything else it sends is dropped (in place). */
+  addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  /** uid/gid that may open the tap, so QEMU need not be root (in place). */
+  owner?: pulumi.Input<OwnerArgs>;
+  /** MTU (in place). */
+  mtu?: pulumi.Input<number>;
+  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs) (in place). */
+  offloads?: pulumi.Input<boolean>;
+  /** Where vm-egress redirects the VM's frames (in place). */
+  uplink?: pulumi.Input<string>;
+  /** Attach vm-egress to the tap: true, or its settings (in place). */
+  egress?: pulumi.Input<boolean | VmEgressArgs>;
+  /** Netns of the tap (replaces). */
+  netns?: pulumi.Input<string>;
+  /** Take over an existing tap instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** An additional RSS context slicing a NIC's queues for one VM or netkit device, with ntuple rules steering flows into it. The default context is spread over the queues no hvnet context reserves. */
+export class RssContext extends pulumi.dynamic.Resource {
+  /** The hypervisor. Replaces on identity change. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** The NIC. Replaces on change. */
+  declare public readonly device: pulumi.Output<string>;
+  /** Queues of this context (in place: the indirection table is rewritten). */
+  declare public readonly queues: pulumi.Output<QueueRange>;
+  /** Flows steered into the context (in place: rules added/removed). */
+  declare public readonly flows: pulumi.Output<Flow[] | undefined>;
+  /** RSS hash key as hex bytes separated by ':' (in place). */
+  declare public readonly hashKey: pulumi.Output<string | undefined>;
+  /** toeplitz, xor or crc32 (in place). */
+  declare public readonly hashFunction: pulumi.Output<string | undefined>;
+  /** Spread the default context over the queues no hvnet context reserves (default true). */
+  declare public readonly shrinkDefault: pulumi.Output<boolean | undefined>;
+  /** Take over an existing object instead of failing (the import path). */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** The RSS context id the driver allocated. */
+  declare public readonly contextId: pulumi.Output<number>;
+  /** Locations of the ntuple rules, one per flow. */
+  declare public readonly ruleIds: pulumi.Output<number[]>;
+  /** The context's indirection table as read back. */
+  declare public readonly indirectionTable: pulumi.Output<number[]>;
+
+  constructor(name: string, args: RssContextArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = { ...args };
+    for (const k of ["ruleIds","indirectionTable"]) props[k] = undefined;
+    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    super(providerShim("RssContext"), name, props, { ...opts, ...secrets }, "hvnet", "RssContext");
+  }
+}
+
+/** A netkit device bound to NIC queues for AF_XDP (Linux 7.1 queue lease, or the original proof-of-concept attribute), optionally moved into a VM's or pod's network namespace. */
+export class NetkitLower extends pulumi.dynamic.Resource {
+  /** The hypervisor. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** Device name (replaces). */
+  declare public readonly name: pulumi.Output<string>;
+  /** The physical NIC whose queues are leased (replaces). */
+  declare public readonly lowerDevice: pulumi.Output<string>;
+  /** Physical queue ids to lease (replaces: a lease cannot be undone). */
+  declare public readonly queues: pulumi.Output<QueueRange>;
+  /** l3 (default) or l2 (replaces). */
+  declare public readonly mode: pulumi.Output<string | undefined>;
+  /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
+  declare public readonly netns: pulumi.Output<string | undefined>;
+  /** Default policy without a BPF program: pass (default) or drop (in place). */
+  declare public readonly policy: pulumi.Output<string | undefined>;
+  /** default or none (in place). */
+  declare public readonly scrub: pulumi.Output<string | undefined>;
+  /** Needed headroom in bytes (replaces). */
+  declare public readonly headroom: pulumi.Output<number | undefined>;
+  /** Needed tailroom in bytes (replaces). */
+  declare public readonly tailroom: pulumi.Output<number | undefined>;
+  /** Take over an existing device instead of failing. */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** Interface index of the netkit device. */
+  declare public readonly ifindex: pulumi.Output<number>;
+  /** Which physical queue backs which netkit queue. */
+  declare public readonly leases: pulumi.Output<Lease[]>;
+  /** The API used: lease or lowerdev. */
+  declare public readonly api: pulumi.Output<string>;
+  /** The -netdev af-xdp,... value for QEMU (inhibit=on with map-path so QEMU runs without privileges). */
+  declare public readonly qemuNetdev: pulumi.Output<string>;
+
+  constructor(name: string, args: NetkitLowerArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = { ...args };
+    for (const k of ["ifindex","leases","qemuNetdev"]) props[k] = undefined;
+    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    super(providerShim("NetkitLower"), name, props, { ...opts, ...secrets }, "hvnet", "NetkitLower");
+  }
+}
+
+/** An XDP program attached to a device through a pinned bpf_link: it outlives the helper, and a changed program is swapped atomically on the same link. */
+export class XdpProgram extends pulumi.dynamic.Resource {
+  /** The hypervisor. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** Device to attach to (replaces). */
+  declare public readonly device: pulumi.Output<string>;
+  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (in place: atomic swap). */
+  declare public readonly program: pulumi.Output<string | UserProgram>;
+  /** native (default), skb, or auto (native, else skb) (replaces). */
+  declare public readonly mode: pulumi.Output<string | undefined>;
+  /** Netns of the device (replaces). */
+  declare public readonly netns: pulumi.Output<string | undefined>;
+  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>) (replaces). */
+  declare public readonly pinDir: pulumi.Output<string | undefined>;
+  /** Take over an existing attachment at pinDir instead of failing. */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** Kernel id of the attached program. */
+  declare public readonly programId: pulumi.Output<number>;
+  /** The program's tag (hash of its instructions). */
+  declare public readonly programTag: pulumi.Output<string>;
+  /** Kernel id of the bpf_link (stable across program swaps). */
+  declare public readonly linkId: pulumi.Output<number>;
+  /** bpffs path of the pinned link. */
+  declare public readonly linkPin: pulumi.Output<string>;
+  /** Map name to pin path (l2fwd: fdb, ports, stats). */
+  declare public readonly maps: pulumi.Output<Record<string, string>>;
+  /** The mode actually used: native or skb. */
+  declare public readonly attachMode: pulumi.Output<string>;
+
+  constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = { ...args };
+    for (const k of ["programId","programTag","linkId","linkPin","maps","attachMode"]) props[k] = undefined;
+    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    super(providerShim("XdpProgram"), name, props, { ...opts, ...secrets }, "hvnet", "XdpProgram");
+  }
+}
+
+/** One <vlan, mac> entry of an l2fwd forwarding table: frames for that MAC on that VLAN are redirected to the device (VLAN tag popped). The device is kept in the ports devmap, with its ingress ACL program if given. */
+export class FdbEntry extends pulumi.dynamic.Resource {
+  /** The hypervisor. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  declare public readonly table: pulumi.Output<string>;
+  /** VLAN id 0-4094; 0 = untagged (replaces). */
+  declare public readonly vlan: pulumi.Output<number | undefined>;
+  /** Destination MAC (replaces). */
+  declare public readonly mac: pulumi.Output<string>;
+  /** Where matching frames go (in place). */
+  declare public readonly device: pulumi.Output<string>;
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device (in place). */
+  declare public readonly ingressAcl: pulumi.Output<Acl | undefined>;
+  /** Take over an existing entry instead of failing. */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** Interface index of the device. */
+  declare public readonly ifindex: pulumi.Output<number>;
+
+  constructor(name: string, args: FdbEntryArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = { ...args };
+    for (const k of ["ifindex"]) props[k] = undefined;
+    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    super(providerShim("FdbEntry"), name, props, { ...opts, ...secrets }, "hvnet", "FdbEntry");
+  }
+}
+
+/** A VM's persistent multiqueue tap, ready for vhost and the XDP fast path, with optional vm-egress (source validation, ACL, VLAN push, redirect to the uplink). */
+export class VmInterface extends pulumi.dynamic.Resource {
+  /** The hypervisor. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** Tap name (replaces). */
+  declare public readonly name: pulumi.Output<string>;
+  /** The VM's vCPUs; queues default to 2 x vcpus, as XDP in guests requires. */
+  declare public readonly vcpus: pulumi.Output<number | undefined>;
+  /** The guest's MAC (in place). */
+  declare public readonly mac: pulumi.Output<string>;
+  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag (in place). */
+  declare public readonly vlan: pulumi.Output<number | undefined>;
+  /** The guest's IPs: with egress, anything else it sends is dropped (in place). */
+  declare public readonly addresses: pulumi.Output<string[] | undefined>;
+  /** uid/gid that may open the tap, so QEMU need not be root (in place). */
+  declare public readonly owner: pulumi.Output<Owner | undefined>;
+  /** MTU (in place). */
+  declare public readonly mtu: pulumi.Output<number | undefined>;
+  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs) (in place). */
+  declare public readonly offloads: pulumi.Output<boolean | undefined>;
+  /** Where vm-egress redirects the VM's frames (in place). */
+  declare public readonly uplink: pulumi.Output<string | undefined>;
+  /** Attach vm-egress to the tap: true, or its settings (in place). */
+  declare public readonly egress: pulumi.Output<boolean | VmEgress | undefined>;
+  /** Netns of the tap (replaces). */
+  declare public readonly netns: pulumi.Output<string | undefined>;
+  /** Take over an existing tap instead of failing. */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** Interface index of the tap. */
+  declare public readonly ifindex: pulumi.Output<number>;
+  /** Number of tap queues. */
+  declare public readonly queues: pulumi.Output<number>;
+  /** QEMU arguments: -netdev tap,...,vhost=on,queues=N and -device virtio-net-pci,...,mq=on,vectors=2N+2. */
+  declare public readonly qemuArgs: pulumi.Output<string[]>;
+  /** The <interface> element for libvirt. */
+  declare public readonly libvirtXml: pulumi.Output<string>;
+
+  constructor(name: string, args: VmInterfaceArgs, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = { ...args };
+    for (const k of ["ifindex","qemuArgs","libvirtXml"]) props[k] = undefined;
+    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    super(providerShim("VmInterface"), name, props, { ...opts, ...secrets }, "hvnet", "VmInterface");
+  }
+}
