@@ -2,7 +2,7 @@
 // taking the resource's type name. It lives in the installed package, so the shim Pulumi
 // serializes into each resource's state stays a few lines that `require()` this module.
 import { KINDS, ResourceKind } from "../resources";
-import { checkInputs } from "./check";
+import { checkInputs, requireValidInputs } from "./check";
 import { diffInputs } from "./diff";
 import { createResource, readResource, updateResource, deleteResource } from "./operations";
 import { sharedPool } from "./pool";
@@ -24,7 +24,10 @@ export async function diff(typeName: string, _id: string, olds: Props, news: Pro
 }
 
 export async function create(typeName: string, inputs: Props) {
-  return createResource(sharedPool(), kindOf(typeName), inputs);
+  // Pulumi checks before it creates; checking again costs nothing and keeps bad input
+  // from ever reaching a host, whoever calls this.
+  const kind = kindOf(typeName);
+  return createResource(sharedPool(), kind, requireValidInputs(kind, inputs));
 }
 
 export async function read(typeName: string, id: string, props: Props) {
@@ -32,7 +35,8 @@ export async function read(typeName: string, id: string, props: Props) {
 }
 
 export async function update(typeName: string, id: string, olds: Props, news: Props) {
-  return updateResource(sharedPool(), kindOf(typeName), id, olds, news);
+  const kind = kindOf(typeName);
+  return updateResource(sharedPool(), kind, id, olds, requireValidInputs(kind, news));
 }
 
 export async function remove(typeName: string, id: string, props: Props) {

@@ -1,0 +1,30 @@
+// The helper's op table: one entry per resource kind operation (DESIGN.md "Resources").
+import { OpTable } from "./rpc/dispatcher";
+import { probe } from "./resources/probe";
+import { applyRss, showRss, removeRss } from "./resources/rss";
+import { applyNetkit, showNetkit, removeNetkit } from "./resources/netkit";
+import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
+import { applyFdb, applyFdbMany, showFdb, removeFdb } from "./resources/fdb";
+import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
+
+export function opTable(hello: () => unknown): OpTable {
+  return {
+    hello: { one: hello },
+    probe: { one: probe },
+    "rss.apply": { one: applyRss },
+    "rss.show": { one: showRss },
+    "rss.remove": { one: removeRss },
+    "netkit.apply": { one: applyNetkit },
+    "netkit.show": { one: showNetkit },
+    "netkit.remove": { one: removeNetkit },
+    "xdp.apply": { one: applyXdp },
+    "xdp.show": { one: showXdp },
+    "xdp.remove": { one: removeXdp },
+    "fdb.apply": { one: applyFdb, many: applyFdbMany },
+    "fdb.show": { one: showFdb },
+    "fdb.remove": { one: removeFdb },
+    "vmif.apply": { one: applyVmif },
+    "vmif.show": { one: showVmif },
+    "vmif.remove": { one: removeVmif },
+  };
+}

@@ -1,0 +1,160 @@
+// NetkitLower: netkit.apply / netkit.show / netkit.remove. A single-mode netkit device
+// whose rx queues lease NIC queues (netdev queue-create, Linux 7.1), moved into the
+// VM's or pod's netns, and the af-xdp netdev QEMU needs there.
+//
+// This machine's kernel has no netkit: the logic runs against the kernel's netlink
+// interface, which tests replace with a test double (test/support/fake-netlink.ts).
+import * as os from "node:os";
+import { InputReader } from "../validate/reader";
+import { RtNetlink, isKindNotSupported, Link } from "../kernel/netlink/rtnetlink";
+import { GenlClient } from "../kernel/netlink/genetlink";
+import { NetdevGenl } from "../kernel/netlink/netdev-genl";
+import { KernelError } from "../kernel/internal/errors";
+import { OpError } from "../rpc/errors";
+import { withLock } from "../state/lock";
+import { BPFFS_ROOT } from "../validate/formats";
+import { readNetkitArgs, NetkitArgs } from "./netkit-args";
+
+export interface NetkitKernel {
+  /** rtnetlink in the host's namespace, where the NIC is. */
+  rt: RtNetlink;
+  /** rtnetlink in the device's final namespace (the same handle when there is none). */
+  target: RtNetlink;
+  netdev: NetdevGenl;
+  kernelRelease: string;
+}
+
+export interface Lease {
+  physicalQueue: number;
+  netkitQueue: number;
+}
+
+/** Where QEMU (with inhibit=on) finds the XSKMAP to put its AF_XDP sockets in. */
+export function xskMapPin(name: string): string {
+  return `${BPFFS_ROOT}/hvnet/netkit/${name}/xsks_map`;
+}
+
+export function qemuNetdev(a: Pick<NetkitArgs, "name" | "queues">, firstNetkitQueue: number): string {
+  return [
+    `af-xdp`, `id=hn-${a.name}`, `ifname=${a.name}`, `mode=native`, `queues=${a.queues.count}`,
+    `start-queue=${firstNetkitQueue}`, `inhibit=on`, `map-path=${xskMapPin(a.name)}`,
+  ].join(",");
+}
+
+function chooseApi(k: NetkitKernel, args: NetkitArgs): "lease" {
+  const hasLease = k.netdev.hasOp("queue-create");
+  if (args.api === "lowerdev") {
+    throw new OpError("EOPNOTSUPP", "api lowerdev: the proof-of-concept IFLA_NETKIT_LOWERDEV attribute never went upstream and its attribute number is not public; use api: lease on Linux >= 7.1");
+  }
+  if (!hasLease) {
+    throw new OpError("EOPNOTSUPP", `kernel ${k.kernelRelease} lacks the netkit queue lease (netdev queue-create, Linux 7.1); the proof-of-concept lowerdev attribute is not available either`);
+  }
+  return "lease";
+}
+
+function leasesOf(k: NetkitKernel, nk: Link, lower: Link): Lease[] {
+  return k.netdev
+    .queueDump(lower.ifindex)
+    .filter((q) => q.type === "rx" && q.lease && q.lease.ifindex === nk.ifindex)
+    .map((q) => ({ physicalQueue: q.id, netkitQueue: q.lease!.queue.id }))
+    .sort((a, b) => a.physicalQueue - b.physicalQueue);
+}
+
+export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
+  const lower = k.rt.findLink(args.lowerDevice);
+  if (!lower) throw new OpError("ENODEV", `lowerDevice ${args.lowerDevice} does not exist`);
+  const existing = k.target.findLink(args.name) ?? (args.netns ? k.rt.findLink(args.name) : undefined);
+  if (existing) {
+    if (!args.adopt) throw new OpError("EEXIST", `device ${args.name} already exists; set adopt: true to take it over`);
+    if (existing.kind !== "netkit") throw new OpError("EEXIST", `device ${args.name} exists and is a ${existing.kind ?? "non-netkit"} device`);
+    const leases = leasesOf(k, existing, lower);
+    return { ifindex: existing.ifindex, leases, api: "lease", qemuNetdev: qemuNetdev(args, leases[0]?.netkitQueue ?? 1) };
+  }
+  const api = chooseApi(k, args);
+  let nk: Link | undefined;
+  try {
+    nk = k.rt.createNetkit({
+      name: args.name, pairing: "single", mode: args.mode, policy: args.policy, scrub: args.scrub,
+      headroom: args.headroom, tailroom: args.tailroom, numRxQueues: args.queues.count + 1, numTxQueues: 1,
+    });
+  } catch (err) {
+    if (isKindNotSupported(err)) throw new OpError("EOPNOTSUPP", `kernel ${k.kernelRelease} has no netkit devices (CONFIG_NETKIT, Linux >= 6.7)`);
+    throw err;
+  }
+  nk = nk ?? k.rt.getLink(args.name);
+  const leases: Lease[] = [];
+  try {
+    for (let q = args.queues.start; q < args.queues.start + args.queues.count; q++) {
+      const netkitQueue = k.netdev.queueCreate({ ifindex: nk.ifindex, type: "rx", lease: { ifindex: lower.ifindex, queue: { id: q, type: "rx" } } });
+      leases.push({ physicalQueue: q, netkitQueue });
+    }
+    if (args.netns) k.rt.moveToNetns(args.name, args.netns);
+  } catch (err) {
+    // A lease cannot be undone except by deleting the device: delete it so nothing
+    // half-made stays behind, then report why.
+    try {
+      k.rt.deleteLink(nk.ifindex);
+    } catch {
+      // already gone
+    }
+    if (err instanceof KernelError && err.code === "EBUSY") {
+      throw new OpError("EBUSY", `queues: a queue of ${args.lowerDevice} in ${args.queues.start}-${args.queues.start + args.queues.count - 1} is already leased or used by AF_XDP (${err.message})`);
+    }
+    throw err;
+  }
+  const moved = args.netns ? k.target.getLink(args.name) : nk;
+  return { ifindex: moved.ifindex, leases, api, qemuNetdev: qemuNetdev(args, leases[0]?.netkitQueue ?? 1) };
+}
+
+export function showNetkitOn(k: NetkitKernel, id: { name: string; lowerDevice?: string }) {
+  const nk = k.target.findLink(id.name);
+  if (!nk || nk.kind !== "netkit") return null;
+  const out: Record<string, unknown> = { name: id.name, ifindex: nk.ifindex, api: "lease" };
+  if (nk.netkit?.mode) out.mode = nk.netkit.mode;
+  if (nk.netkit?.policy) out.policy = nk.netkit.policy;
+  return out;
+}
+
+export function removeNetkitOn(k: NetkitKernel, id: { name: string }) {
+  const nk = k.target.findLink(id.name);
+  if (!nk) return { removed: false };
+  if (nk.kind !== "netkit") throw new OpError("EEXIST", `device ${id.name} is a ${nk.kind ?? "non-netkit"} device, not hvnet's netkit`);
+  k.target.deleteLink(nk.ifindex); // ends its leases too
+  return { removed: true };
+}
+
+function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T {
+  const rt = RtNetlink.open();
+  const target = netns ? RtNetlink.open({ netns }) : rt;
+  const genl = GenlClient.open();
+  try {
+    return fn({ rt, target, netdev: new NetdevGenl(genl), kernelRelease: os.release() });
+  } finally {
+    rt.close();
+    if (target !== rt) target.close();
+    genl.nl.transport.close();
+  }
+}
+
+function readIdentity(raw: unknown): { name: string; netns?: string } {
+  const r = InputReader.of(raw);
+  const name = r.ifname("name")!;
+  const netns = r.netns("netns");
+  r.finish();
+  return netns ? { name, netns } : { name };
+}
+
+export function applyNetkit(raw: unknown) {
+  const args = readNetkitArgs(InputReader.of(raw));
+  return withLock(`nic-${args.lowerDevice}`, () => withKernel(args.netns, (k) => applyNetkitOn(k, args)));
+}
+
+export function showNetkit(raw: unknown) {
+  const id = readIdentity(raw);
+  return withKernel(id.netns, (k) => showNetkitOn(k, id));
+}
+
+export function removeNetkit(raw: unknown) {
+  const id = readIdentity(raw);
+  return withKernel(id.netns, (k) => removeNetkitOn(k, id));
+}

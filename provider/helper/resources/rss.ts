@@ -1,0 +1,184 @@
+// RssContext: rss.apply / rss.show / rss.remove. An additional RSS context over a slice of
+// a NIC's queues, ntuple rules steering the VM's flows into it, and the default context
+// spread over the queues no hvnet context reserves.
+//
+// The kernel does not say which contexts hvnet made or which queues they reserve, so a
+// registry under /run keeps that; like the contexts it vanishes on reboot.
+import { InputReader } from "../validate/reader";
+import { EthtoolDevice, withEthtool } from "../kernel/ethtool/ioctl";
+import { getChannels } from "../kernel/ethtool/channels";
+import { driverNameOf } from "../kernel/ethtool/drvinfo";
+import * as rss from "../kernel/ethtool/rss";
+import * as ntuple from "../kernel/ethtool/ntuple";
+import { FlowMatch } from "../kernel/ethtool/flow";
+import { RssContextNotFoundError } from "../kernel/ethtool/errors";
+import { OpError } from "../rpc/errors";
+import { withLock } from "../state/lock";
+import { readRecord, writeRecord, deleteRecord } from "../state/registry";
+import { readRssArgs, RssArgs, Flow } from "./rss-args";
+
+const RECORDS = "rss";
+
+interface NicRecord {
+  /** contextId → reserved queues and the rules hvnet installed for it. */
+  contexts: Record<string, { start: number; count: number; ruleIds: number[] }>;
+}
+
+function queueCount(dev: EthtoolDevice, device: string): number {
+  const ch = getChannels(dev, device);
+  return Math.max(ch.combined + ch.rx, 1);
+}
+
+/** Queues not reserved by any hvnet context: what the default context spreads over. */
+function freeQueues(total: number, rec: NicRecord): number[] {
+  const taken = new Set<number>();
+  for (const c of Object.values(rec.contexts)) for (let q = c.start; q < c.start + c.count; q++) taken.add(q);
+  return [...Array(total).keys()].filter((q) => !taken.has(q));
+}
+
+function spreadDefault(dev: EthtoolDevice, device: string, total: number, rec: NicRecord): void {
+  if (Object.keys(rec.contexts).length === 0) {
+    rss.resetDefaultIndirection(dev, device);
+    return;
+  }
+  const free = freeQueues(total, rec);
+  if (free.length === 0) throw new OpError("ENOSPC", `queues: hvnet contexts reserve every queue of ${device}; the default context needs at least one`);
+  const size = rss.getRssSizes(dev, device).indirSize;
+  rss.setIndirection(dev, device, 0, Array.from({ length: size }, (_, i) => free[i % free.length]));
+}
+
+function toMatch(f: Flow): FlowMatch {
+  const m: FlowMatch = { type: f.type };
+  if (f.src) m.src = f.src;
+  if (f.dst) m.dst = f.dst;
+  if (f.srcPort) m.srcPort = f.srcPort;
+  if (f.dstPort) m.dstPort = f.dstPort;
+  return m;
+}
+
+const sameMatch = (a: FlowMatch, b: FlowMatch) =>
+  a.type === b.type && a.src === b.src && a.dst === b.dst && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+
+function checkQueues(args: RssArgs, total: number, rec: NicRecord, driver: string | undefined): void {
+  const { start, count } = args.queues;
+  if (start + count > total) {
+    throw new OpError("EINVAL", `queues: ${start}-${start + count - 1} is beyond the ${total} queues of ${args.device} (driver ${driver ?? "unknown"}); raise them with ethtool -L first`);
+  }
+  for (const [id, c] of Object.entries(rec.contexts)) {
+    if (Number(id) === args.contextId) continue;
+    if (start < c.start + c.count && c.start < start + count) {
+      throw new OpError("EBUSY", `queues: ${start}-${start + count - 1} overlap RSS context ${id} of ${args.device} (queues ${c.start}-${c.start + c.count - 1})`);
+    }
+  }
+}
+
+/** The logic, over any ethtool device: the kernel's ioctl or a test double. */
+export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
+  const rec = readRecord<NicRecord>(RECORDS, args.device) ?? { contexts: {} };
+  const driver = driverNameOf(dev, args.device);
+  const total = queueCount(dev, args.device);
+  checkQueues(args, total, rec, driver);
+  const cfg: rss.ContextConfig = { queues: args.queues };
+  if (args.hashKey) cfg.key = Buffer.from(args.hashKey.split(":").map((h) => parseInt(h, 16)));
+  if (args.hashFunction) cfg.hfunc = args.hashFunction;
+
+  let contextId = args.contextId;
+  if (contextId !== undefined && !contextExists(dev, args.device, contextId)) {
+    if (!args.adopt) throw new OpError("ENOENT", `RSS context ${contextId} does not exist on ${args.device}`);
+    contextId = undefined; // gone (reboot, driver reset): drift, make it again
+  }
+  if (contextId !== undefined && rec.contexts[contextId] === undefined && !args.adopt) {
+    throw new OpError("EEXIST", `RSS context ${contextId} of ${args.device} is not hvnet's; set adopt: true to take it over`);
+  }
+  if (contextId === undefined) contextId = rss.createContext(dev, args.device, cfg);
+  else rss.modifyContext(dev, args.device, contextId, cfg);
+
+  // Rules: keep those already right, drop the rest of this context's, add what is missing.
+  const wanted = args.flows.map(toMatch);
+  const installed = ntuple.listRules(dev, args.device).filter((r) => "rssContext" in r.action && r.action.rssContext === contextId);
+  const ruleIds: number[] = [];
+  const kept = new Set<number>();
+  for (const m of wanted) {
+    const have = installed.find((r) => r.match.type !== "other" && !kept.has(r.location) && sameMatch(r.match as FlowMatch, m));
+    if (have) {
+      kept.add(have.location);
+      ruleIds.push(have.location);
+    } else {
+      ruleIds.push(ntuple.insertRule(dev, args.device, { match: m, action: { rssContext: contextId } }));
+    }
+  }
+  for (const r of installed) if (!kept.has(r.location) && !ruleIds.includes(r.location)) ntuple.deleteRule(dev, args.device, r.location);
+
+  rec.contexts[contextId] = { start: args.queues.start, count: args.queues.count, ruleIds };
+  writeRecord(RECORDS, args.device, rec);
+  if (args.shrinkDefault) spreadDefault(dev, args.device, total, rec);
+  return { contextId, ruleIds, indirectionTable: rss.getIndirection(dev, args.device, contextId) };
+}
+
+function contextExists(dev: EthtoolDevice, device: string, ctx: number): boolean {
+  try {
+    rss.getRss(dev, device, ctx);
+    return true;
+  } catch (err) {
+    if (err instanceof RssContextNotFoundError) return false;
+    throw err;
+  }
+}
+
+export function showRssOn(dev: EthtoolDevice, device: string, contextId: number) {
+  if (!contextExists(dev, device, contextId)) return null;
+  const rec = readRecord<NicRecord>(RECORDS, device);
+  const mine = rec?.contexts[contextId];
+  const rules = ntuple.listRules(dev, device).filter((r) => "rssContext" in r.action && r.action.rssContext === contextId);
+  const table = rss.getIndirection(dev, device, contextId);
+  const queues = mine ? { start: mine.start, count: mine.count } : { start: Math.min(...table), count: new Set(table).size };
+  return {
+    device,
+    contextId,
+    queues,
+    flows: rules.filter((r) => r.match.type !== "other").map((r) => r.match),
+    ruleIds: rules.map((r) => r.location),
+    indirectionTable: table,
+  };
+}
+
+export function removeRssOn(dev: EthtoolDevice, device: string, contextId: number) {
+  const rec = readRecord<NicRecord>(RECORDS, device) ?? { contexts: {} };
+  let removed = false;
+  if (contextExists(dev, device, contextId)) {
+    // Rules first: since 6.13 the kernel refuses to delete a context rules still use.
+    for (const r of ntuple.listRules(dev, device)) {
+      if ("rssContext" in r.action && r.action.rssContext === contextId) ntuple.deleteRule(dev, device, r.location);
+    }
+    rss.deleteContext(dev, device, contextId);
+    removed = true;
+  }
+  delete rec.contexts[contextId];
+  spreadDefault(dev, device, queueCount(dev, device), rec);
+  if (Object.keys(rec.contexts).length) writeRecord(RECORDS, device, rec);
+  else deleteRecord(RECORDS, device);
+  return { removed };
+}
+
+function readIdentity(raw: unknown): { device: string; contextId: number } {
+  const r = InputReader.of(raw);
+  const device = r.ifname("device")!;
+  const contextId = r.int("contextId", { min: 1 })!;
+  r.finish();
+  return { device, contextId };
+}
+
+export function applyRss(raw: unknown) {
+  const args = readRssArgs(InputReader.of(raw));
+  return withLock(`nic-${args.device}`, () => withEthtool(undefined, (dev) => applyRssOn(dev, args)));
+}
+
+export function showRss(raw: unknown) {
+  const id = readIdentity(raw);
+  return withEthtool(undefined, (dev) => showRssOn(dev, id.device, id.contextId));
+}
+
+export function removeRss(raw: unknown) {
+  const id = readIdentity(raw);
+  return withLock(`nic-${id.device}`, () => withEthtool(undefined, (dev) => removeRssOn(dev, id.device, id.contextId)));
+}

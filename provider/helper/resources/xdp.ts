@@ -1,0 +1,80 @@
+// XdpProgram: xdp.apply / xdp.show / xdp.remove.
+import { InputReader } from "../validate/reader";
+import { inNetns } from "../kernel/netns";
+import { RtNetlink } from "../kernel/netlink/rtnetlink";
+import { withLock } from "../state/lock";
+import { readRecord, writeRecord, deleteRecord } from "../state/registry";
+import { readXdpArgs, XdpArgs, defaultPinDir } from "./xdp-args";
+import { attach, describe, detach } from "./xdp-attachment";
+
+/** What the kernel cannot tell: the netns and the program the user asked for. */
+export interface XdpRecord {
+  device: string;
+  netns?: string;
+  program: XdpArgs["program"];
+  mode: XdpArgs["mode"];
+}
+
+export const XDP_RECORDS = "xdp";
+
+export function withRt<T>(netns: string | undefined, fn: (rt: RtNetlink) => T): T {
+  return inNetns(netns, () => {
+    const rt = RtNetlink.open();
+    try {
+      return fn(rt);
+    } finally {
+      rt.close();
+    }
+  });
+}
+
+export function deviceLock(netns: string | undefined, device: string): string {
+  return `dev-${netns ?? ""}-${device}`;
+}
+
+export function applyXdp(raw: unknown) {
+  const args = readXdpArgs(InputReader.of(raw));
+  return withLock(deviceLock(args.netns, args.device), () =>
+    withRt(args.netns, (rt) => {
+      const { state } = attach(args, rt);
+      const record: XdpRecord = { device: args.device, program: args.program, mode: args.mode };
+      if (args.netns) record.netns = args.netns;
+      writeRecord(XDP_RECORDS, args.pinDir, record);
+      return { ...state, program: args.program };
+    }),
+  );
+}
+
+function readIdentity(raw: unknown): { device: string; netns?: string; pinDir: string } {
+  const r = InputReader.of(raw);
+  const device = r.ifname("device")!;
+  const netns = r.netns("netns");
+  const pinDir = r.bpffsPath("pinDir", { optional: true });
+  r.finish();
+  return { device, netns, pinDir: pinDir ?? defaultPinDir(device, netns) };
+}
+
+export function showXdp(raw: unknown) {
+  const id = readIdentity(raw);
+  return withRt(id.netns, (rt) => {
+    const state = describe(id.pinDir, rt);
+    if (!state) return null;
+    const record = readRecord<XdpRecord>(XDP_RECORDS, id.pinDir);
+    const out: Record<string, unknown> = { ...state, pinDir: id.pinDir };
+    if (record) {
+      out.program = record.program;
+      out.mode = record.mode;
+    }
+    if (id.netns) out.netns = id.netns;
+    return out;
+  });
+}
+
+export function removeXdp(raw: unknown) {
+  const id = readIdentity(raw);
+  return withLock(deviceLock(id.netns, id.device), () => {
+    const existed = inNetns(id.netns, () => detach(id.pinDir));
+    deleteRecord(XDP_RECORDS, id.pinDir);
+    return { removed: existed };
+  });
+}
