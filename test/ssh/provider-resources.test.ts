@@ -1,0 +1,184 @@
+// The provider runtime against lab hosts through real sshd: create, read, update in
+// place and delete of each resource kind, drift made by hand seen by read, and three
+// hosts served in parallel. RssContext and NetkitLower need hardware and a kernel the lab
+// lacks: over SSH they must fail with a capability error and change nothing.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { requireRoot, requireCommand } from "../support/require-root";
+import { labUp, Lab, LabHost } from "../support/lab";
+import { HostPool } from "../../provider/transport/pool";
+import { HostSpec } from "../../provider/transport/host-spec";
+import { KINDS } from "../../provider/resources";
+import { requireValidInputs } from "../../provider/runtime/check";
+import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
+
+const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
+let lab: Lab;
+let pool: HostPool;
+
+function spec(h: LabHost): HostSpec {
+  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(h.privateKeyPath, "utf8") };
+}
+
+function hostOf(i: number): LabHost {
+  return lab.inventory.hosts[i];
+}
+
+async function create(typeName: string, host: HostSpec, props: Record<string, unknown>) {
+  const kind = KINDS[typeName];
+  return createResource(pool, kind, requireValidInputs(kind, { host, ...props }));
+}
+
+function hostJson(host: LabHost, ...args: string[]): any {
+  return JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
+}
+
+beforeAll(async () => {
+  requireRoot();
+  requireCommand("bpftool");
+  if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
+  lab = await labUp({ hosts: 3 });
+  pool = new HostPool({ helperDir: HELPER_DIR });
+}, 120000);
+
+afterAll(async () => {
+  await pool?.close();
+  lab?.down();
+}, 60000);
+
+/** Start times (ms since boot) of the hvnet helper processes running on this machine. */
+function helperStartTimes(): number[] {
+  const hz = 100; // USER_HZ on Linux x86_64
+  const out: number[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("/var/lib/hvnet/helper/")) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.push((Number(fields[19]) * 1000) / hz);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+describe("three hosts in parallel", () => {
+  test("all three helpers start before the first host's request is done", async () => {
+    // First in the file: every host is cold (nothing deployed yet), so all do the same work.
+    const uptimeMs = () => Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000;
+    const finished: number[] = [];
+    const results = await Promise.all(lab.inventory.hosts.map(async (h) => {
+      const r = await create("XdpProgram", spec(h), { device: "uplink0", program: "pass" });
+      finished.push(uptimeMs());
+      return r;
+    }));
+    expect(results.map((r) => r.id)).toEqual(lab.inventory.hosts.map((h) => `${h.name}/xdp//uplink0/`));
+    for (const [i, h] of lab.inventory.hosts.entries()) {
+      const [link] = hostJson(h, "ip", "-j", "-d", "link", "show", "dev", "uplink0");
+      expect(link.xdp.prog.id).toBe(results[i].outs.programId);
+    }
+    const starts = helperStartTimes();
+    expect(starts).toHaveLength(3);
+    // Served one after the other, the last helper would start after the first host finished.
+    expect(starts[2]).toBeLessThan(Math.min(...finished) + 10);
+    await Promise.all(results.map((r, i) => deleteResource(pool, KINDS.XdpProgram, r.id, { ...r.outs, host: spec(lab.inventory.hosts[i]) })));
+  });
+});
+
+describe("XdpProgram over SSH", () => {
+  let id: string;
+  let outs: Record<string, any>;
+
+  test("create attaches l2fwd on the host's uplink, id is self-describing", async () => {
+    const h = hostOf(0);
+    ({ id, outs } = await create("XdpProgram", spec(h), { device: "uplink0", program: "l2fwd" }));
+    expect(id).toBe(`${h.name}/xdp//uplink0/`);
+    const [link] = hostJson(h, "ip", "-j", "-d", "link", "show", "dev", "uplink0");
+    expect(link.xdp.prog.id).toBe(outs.programId);
+    expect(outs.maps.fdb).toBe("/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb");
+  });
+
+  test("read from the id alone finds it", async () => {
+    const r = await readResource(pool, KINDS.XdpProgram, id, { host: spec(hostOf(0)) });
+    expect(r.id).toBe(id);
+    expect(r.props.linkId).toBe(outs.linkId);
+  });
+
+  test("update in place swaps the program on the same link", async () => {
+    const h = spec(hostOf(0));
+    const news = requireValidInputs(KINDS.XdpProgram, { host: h, device: "uplink0", program: "pass" });
+    const { outs: after } = await updateResource(pool, KINDS.XdpProgram, id, outs, news);
+    expect(after.linkId).toBe(outs.linkId);
+    expect(after.programId).not.toBe(outs.programId);
+    const back = requireValidInputs(KINDS.XdpProgram, { host: h, device: "uplink0", program: "l2fwd" });
+    outs = (await updateResource(pool, KINDS.XdpProgram, id, after, back)).outs;
+  });
+
+  test("a second create of the same attachment is refused with a message saying so", async () => {
+    await expect(create("XdpProgram", spec(hostOf(0)), { device: "uplink0", program: "l2fwd" })).rejects.toThrow(/already has an XDP attachment.*adopt/);
+  });
+
+  let tapId: string;
+  let tapOuts: Record<string, any>;
+  test("VmInterface with vm-egress, and an FdbEntry to it", async () => {
+    const h = spec(hostOf(0));
+    ({ id: tapId, outs: tapOuts } = await create("VmInterface", h, {
+      name: "vm1", vcpus: 1, mac: "52:54:00:00:01:01", addresses: ["10.9.0.11"], uplink: "uplink0", egress: true, owner: { uid: 4242, gid: 4242 },
+    }));
+    expect(tapId).toBe(`${hostOf(0).name}/vmif//vm1`);
+    expect(tapOuts.qemuArgs).toContain("-netdev");
+    const [tap] = hostJson(hostOf(0), "ip", "-j", "-d", "link", "show", "dev", "vm1");
+    expect(tap.linkinfo.info_data).toMatchObject({ type: "tap", multi_queue: true, user: 4242 });
+
+    const fdb = await create("FdbEntry", h, { table: outs.maps.fdb, vlan: 100, mac: "52:54:00:00:01:01", device: "vm1" });
+    expect(fdb.outs.ifindex).toBe(tap.ifindex);
+    const dump = JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]));
+    expect(dump).toHaveLength(1);
+
+    // Drift: the entry deleted by hand is seen as gone.
+    lab.hostExec(hostOf(0).name, "bpftool", ["map", "delete", "pinned", outs.maps.fdb, "key", "hex", "64", "00", "52", "54", "00", "00", "01", "01"]);
+    const r = await readResource(pool, KINDS.FdbEntry, fdb.id, fdb.outs);
+    expect(r.id).toBe("");
+    // ... and the next apply repairs it.
+    await create("FdbEntry", h, { table: outs.maps.fdb, vlan: 100, mac: "52:54:00:00:01:01", device: "vm1" });
+    expect(JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(1);
+    await deleteResource(pool, KINDS.FdbEntry, fdb.id, fdb.outs);
+    expect(JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(0);
+  });
+
+  test("VmInterface owner changes in place; a tap deleted by hand reads as gone", async () => {
+    const h = spec(hostOf(0));
+    const news = requireValidInputs(KINDS.VmInterface, { host: h, name: "vm1", vcpus: 1, mac: "52:54:00:00:01:01", addresses: ["10.9.0.11"], uplink: "uplink0", egress: true, owner: { uid: 4343, gid: 4343 } });
+    const { outs: after } = await updateResource(pool, KINDS.VmInterface, tapId, tapOuts, news);
+    expect(after.ifindex).toBe(tapOuts.ifindex);
+    const r = await readResource(pool, KINDS.VmInterface, tapId, after);
+    expect(r.props.owner).toEqual({ uid: 4343, gid: 4343 });
+    lab.hostExec(hostOf(0).name, "ip", ["link", "del", "vm1"]);
+    expect((await readResource(pool, KINDS.VmInterface, tapId, after)).id).toBe("");
+    await deleteResource(pool, KINDS.VmInterface, tapId, after); // absent is success
+  });
+
+  test("delete detaches and unpins; the host is as before", async () => {
+    await deleteResource(pool, KINDS.XdpProgram, id, outs);
+    const [link] = hostJson(hostOf(0), "ip", "-j", "-d", "link", "show", "dev", "uplink0");
+    expect(link.xdp).toBeUndefined();
+    expect(lab.hostExec(hostOf(0).name, "find", ["/sys/fs/bpf", "-mindepth", "1", "-not", "-name", "*.debug"]).trim()).toBe("");
+    expect((await readResource(pool, KINDS.XdpProgram, id, outs)).id).toBe("");
+  });
+});
+
+describe("what the lab cannot do fails clearly and changes nothing", () => {
+  test("RssContext on a veth names the driver", async () => {
+    const h = hostOf(1);
+    const before = lab.hostExec(h.name, "ip", ["-j", "-d", "link"]);
+    await expect(create("RssContext", spec(h), { device: "uplink0", queues: { start: 2, count: 2 }, flows: [{ type: "udp4", dst: "10.9.0.11" }] })).rejects.toThrow(/veth/);
+    expect(lab.hostExec(h.name, "ip", ["-j", "-d", "link"])).toBe(before);
+  });
+
+  test("NetkitLower names the kernel and what it lacks", async () => {
+    const h = hostOf(1);
+    await expect(create("NetkitLower", spec(h), { name: "nk0", lowerDevice: "uplink0", queues: { start: 3, count: 1 } })).rejects.toThrow(/lacks the netkit queue lease|no netkit/);
+    expect(hostJson(h, "ip", "-j", "link").map((l: any) => l.ifname)).not.toContain("nk0");
+  });
+});

@@ -1,0 +1,49 @@
+// schema.json, the SDK and the provider's input validation must describe the same
+// properties: the SDK is generated from the schema (and must be current), and each
+// resource's schema inputs are exactly the fields its validation accepts.
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { KINDS } from "../../provider/resources";
+import { InputReader, UNKNOWN } from "../../provider/helper/validate/reader";
+import { ValidationError } from "../../provider/helper/validate/errors";
+import { RUNTIME_PROPS } from "../../provider/runtime/check";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const schema = require(path.join(ROOT, "schema.json"));
+
+test("sdk/generated.ts is what scripts/gen-sdk.js makes of schema.json", () => {
+  execFileSync("node", [path.join(ROOT, "scripts", "gen-sdk.js"), "--check"], { stdio: "pipe" });
+});
+
+function unknownFields(typeName: string, props: Record<string, unknown>): string[] {
+  try {
+    KINDS[typeName].readArgs(InputReader.of(props));
+    return [];
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return err.problems.filter((p) => p.message === "is not a known field").map((p) => p.field);
+  }
+}
+
+describe.each(Object.keys(KINDS))("%s", (typeName) => {
+  const resource = schema.resources[`hvnet:index:${typeName}`];
+  const inputs = Object.keys(resource.inputProperties).filter((k) => !RUNTIME_PROPS.includes(k));
+
+  test("every schema input is accepted by validation", () => {
+    // Values Pulumi does not know yet pass validation untouched: only the names are checked.
+    const props = Object.fromEntries(inputs.map((k) => [k, UNKNOWN]));
+    expect(unknownFields(typeName, props)).toEqual([]);
+  });
+
+  test("a property missing from the schema is refused", () => {
+    expect(unknownFields(typeName, { notInSchema: 1 })).toEqual(["notInSchema"]);
+  });
+
+  test("every output the runtime returns is in the schema", () => {
+    expect(KINDS[typeName].outputs.sort()).toEqual(Object.keys(resource.properties).sort());
+  });
+});
+
+test("README.md's resource reference is what scripts/gen-reference.js makes of schema.json", () => {
+  execFileSync("node", [path.join(ROOT, "scripts", "gen-reference.js"), "--check"], { stdio: "pipe" });
+});
