@@ -99,7 +99,12 @@ net_teardown() {
   # waits on the asynchronous cleanup of a deleted namespace.
   while read -r link; do
     [[ -n "$link" ]] || continue
-    ip link del "$link"
+    if ! ip link del "$link" 2>/dev/null; then
+      # A veth whose peer's namespace was just deleted goes away on its own, a moment
+      # later (the kernel cleans namespaces up asynchronously): only a link still there is
+      # a failure.
+      [[ ! -e "/sys/class/net/$link" ]] || { echo "lab: cannot delete $link" >&2; return 1; }
+    fi
   done < <(lab_root_links)
   while read -r ns; do
     [[ -n "$ns" ]] || continue
