@@ -74,3 +74,12 @@ export function readAcl(r: InputReader, name: string): Acl | undefined {
 export function readAdopt(r: InputReader): boolean {
   return r.bool("adopt", { default: false })!;
 }
+
+/** The identity of a named device in an optional netns: what show and remove take. */
+export function readNamedDevice(raw: unknown): { name: string; netns?: string } {
+  const r = InputReader.of(raw);
+  const name = r.ifname("name")!;
+  const netns = r.netns("netns");
+  r.finish();
+  return netns ? { name, netns } : { name };
+}

@@ -6,6 +6,7 @@
 // interface, which tests replace with a test double (test/support/fake-netlink.ts).
 import * as os from "node:os";
 import { InputReader } from "../validate/reader";
+import { readNamedDevice } from "./common-args";
 import { RtNetlink, isKindNotSupported, Link } from "../kernel/netlink/rtnetlink";
 import { GenlClient } from "../kernel/netlink/genetlink";
 import { NetdevGenl } from "../kernel/netlink/netdev-genl";
@@ -97,8 +98,14 @@ export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
     } catch {
       // already gone
     }
+    const range = `${args.queues.start}-${args.queues.start + args.queues.count - 1}`;
     if (err instanceof KernelError && err.code === "EBUSY") {
-      throw new OpError("EBUSY", `queues: a queue of ${args.lowerDevice} in ${args.queues.start}-${args.queues.start + args.queues.count - 1} is already leased or used by AF_XDP (${err.message})`);
+      throw new OpError("EBUSY", `queues: a queue of ${args.lowerDevice} in ${range} is already leased or used by AF_XDP (${err.message})`);
+    }
+    // The kernel checks the id against the NIC's real rx queue count, which rtnetlink
+    // does not report: say which field is wrong rather than a bare ERANGE.
+    if (err instanceof KernelError && err.code === "ERANGE") {
+      throw new OpError("ERANGE", `queues: ${range} reaches beyond the rx queues of ${args.lowerDevice} (${err.message})`);
     }
     throw err;
   }
@@ -136,13 +143,6 @@ function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T
   }
 }
 
-function readIdentity(raw: unknown): { name: string; netns?: string } {
-  const r = InputReader.of(raw);
-  const name = r.ifname("name")!;
-  const netns = r.netns("netns");
-  r.finish();
-  return netns ? { name, netns } : { name };
-}
 
 export function applyNetkit(raw: unknown) {
   const args = readNetkitArgs(InputReader.of(raw));
@@ -150,11 +150,11 @@ export function applyNetkit(raw: unknown) {
 }
 
 export function showNetkit(raw: unknown) {
-  const id = readIdentity(raw);
+  const id = readNamedDevice(raw);
   return withKernel(id.netns, (k) => showNetkitOn(k, id));
 }
 
 export function removeNetkit(raw: unknown) {
-  const id = readIdentity(raw);
+  const id = readNamedDevice(raw);
   return withKernel(id.netns, (k) => removeNetkitOn(k, id));
 }

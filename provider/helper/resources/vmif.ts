@@ -3,6 +3,7 @@
 // vm-egress program with the VM's identity (MAC, addresses, VLAN) and egress ACL.
 import * as fs from "node:fs";
 import { InputReader } from "../validate/reader";
+import { readNamedDevice } from "./common-args";
 import { applyTap, deleteTap, readTap, TapRecreateError, TapConflictError } from "../kernel/tun";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
@@ -110,16 +111,9 @@ export function applyVmif(raw: unknown) {
   });
 }
 
-function readIdentity(raw: unknown): { name: string; netns?: string } {
-  const r = InputReader.of(raw);
-  const name = r.ifname("name")!;
-  const netns = r.netns("netns");
-  r.finish();
-  return netns ? { name, netns } : { name };
-}
 
 export function showVmif(raw: unknown) {
-  const id = readIdentity(raw);
+  const id = readNamedDevice(raw);
   return withRt(id.netns, (rt) => {
     const tap = readTap(id.name, { rt });
     if (!tap) return null;
@@ -163,7 +157,7 @@ export function showVmif(raw: unknown) {
 }
 
 export function removeVmif(raw: unknown) {
-  const id = readIdentity(raw);
+  const id = readNamedDevice(raw);
   return withLock(deviceLock(id.netns, id.name), () => {
     detach(egressPinDir(id.netns, id.name));
     const removed = deleteTap(id.name, { netns: id.netns });

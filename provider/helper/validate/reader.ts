@@ -54,6 +54,13 @@ export class InputReader {
     return this.input[name];
   }
 
+  /** An absent field: its default, or a "required" problem unless it is optional. */
+  private absent<T>(name: string, opts: { optional?: boolean; default?: T }): T | undefined {
+    if (opts.default !== undefined) return opts.default;
+    if (!opts.optional) this.fail(this.path(name), "is required");
+    return undefined;
+  }
+
   /** True (and marks the field seen) when the field is Pulumi's not-yet-known value. */
   private unknown(name: string): boolean {
     return this.raw(name) === UNKNOWN;
@@ -108,11 +115,7 @@ export class InputReader {
   string(name: string, opts: { optional?: boolean; default?: string; check?: (s: string) => string | undefined } = {}): string | undefined {
     if (this.unknown(name)) return UNKNOWN as never;
     const v = this.raw(name);
-    if (v === undefined || v === null) {
-      if (opts.default !== undefined) return opts.default;
-      if (!opts.optional) this.fail(this.path(name), "is required");
-      return undefined;
-    }
+    if (v === undefined || v === null) return this.absent(name, opts);
     if (typeof v !== "string") {
       this.fail(this.path(name), `must be a string, got ${show(v)}`);
       return undefined;
@@ -128,11 +131,7 @@ export class InputReader {
   int(name: string, opts: { optional?: boolean; default?: number; min?: number; max?: number } = {}): number | undefined {
     if (this.unknown(name)) return UNKNOWN as never;
     const v = this.raw(name);
-    if (v === undefined || v === null) {
-      if (opts.default !== undefined) return opts.default;
-      if (!opts.optional) this.fail(this.path(name), "is required");
-      return undefined;
-    }
+    if (v === undefined || v === null) return this.absent(name, opts);
     if (typeof v !== "number" || !Number.isInteger(v)) {
       this.fail(this.path(name), `must be a whole number, got ${show(v)}`);
       return undefined;
@@ -151,11 +150,7 @@ export class InputReader {
   bool(name: string, opts: { default?: boolean; optional?: boolean } = {}): boolean | undefined {
     if (this.unknown(name)) return UNKNOWN as never;
     const v = this.raw(name);
-    if (v === undefined || v === null) {
-      if (opts.default !== undefined) return opts.default;
-      if (!opts.optional) this.fail(this.path(name), "is required");
-      return undefined;
-    }
+    if (v === undefined || v === null) return this.absent(name, opts);
     if (typeof v !== "boolean") {
       this.fail(this.path(name), `must be true or false, got ${show(v)}`);
       return undefined;
