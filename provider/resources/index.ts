@@ -14,4 +14,4 @@ export const KINDS: Record<string, ResourceKind> = {
 };
 
 export type TypeName = keyof typeof KINDS;
-export { ResourceKind };
+export type { ResourceKind };

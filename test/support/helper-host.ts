@@ -70,7 +70,9 @@ export async function startHelperHost(tag = "h"): Promise<HelperHost> {
     },
     async stop() {
       child.stdin.end();
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       if (child.exitCode === null) child.kill("SIGKILL");
       child.stdout.destroy();
       child.stderr.destroy();

@@ -116,7 +116,13 @@ export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
 export function showNetkitOn(k: NetkitKernel, id: { name: string; lowerDevice?: string }) {
   const nk = k.target.findLink(id.name);
   if (!nk || nk.kind !== "netkit") return null;
-  const out: Record<string, unknown> = { name: id.name, ifindex: nk.ifindex, api: "lease" };
+  // The NIC side reports each lease, naming the netkit device and its queue.
+  const leases = k.netdev
+    .queueDump()
+    .filter((q) => q.type === "rx" && q.lease?.ifindex === nk.ifindex)
+    .map((q) => ({ physicalQueue: q.id, netkitQueue: q.lease!.queue.id }))
+    .sort((a, b) => a.physicalQueue - b.physicalQueue);
+  const out: Record<string, unknown> = { name: id.name, ifindex: nk.ifindex, api: "lease", leases };
   if (nk.netkit?.mode) out.mode = nk.netkit.mode;
   if (nk.netkit?.policy) out.policy = nk.netkit.policy;
   return out;

@@ -10,8 +10,14 @@ import { getChannels } from "../kernel/ethtool/channels";
 import { driverNameOf } from "../kernel/ethtool/drvinfo";
 import * as rss from "../kernel/ethtool/rss";
 import * as ntuple from "../kernel/ethtool/ntuple";
-import { FlowMatch } from "../kernel/ethtool/flow";
-import { RssContextNotFoundError } from "../kernel/ethtool/errors";
+import { FlowMatch, InstalledRule } from "../kernel/ethtool/flow";
+import {
+  EthtoolError,
+  NtupleUnsupportedError,
+  RssContextNotFoundError,
+  RssContextsUnsupportedError,
+  RssUnsupportedError,
+} from "../kernel/ethtool/errors";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
@@ -64,13 +70,33 @@ function checkQueues(args: RssArgs, total: number, rec: NicRecord, driver: strin
   if (start + count > total) {
     throw new OpError("EINVAL", `queues: ${start}-${start + count - 1} is beyond the ${total} queues of ${args.device} (driver ${driver ?? "unknown"}); raise them with ethtool -L first`);
   }
+  const others: NicRecord = { contexts: {} };
   for (const [id, c] of Object.entries(rec.contexts)) {
     if (Number(id) === args.contextId) continue;
+    others.contexts[id] = c;
     if (start < c.start + c.count && c.start < start + count) {
       throw new OpError("EBUSY", `queues: ${start}-${start + count - 1} overlap RSS context ${id} of ${args.device} (queues ${c.start}-${c.start + c.count - 1})`);
     }
   }
+  // Checked before anything changes: finding out after the context exists would leave it behind.
+  others.contexts.new = { start, count, ruleIds: [] };
+  if (args.shrinkDefault && freeQueues(total, others).length === 0) {
+    throw new OpError("ENOSPC", `queues: with ${start}-${start + count - 1} hvnet contexts would reserve every queue of ${args.device}; the default context needs at least one`);
+  }
 }
+
+/** This context's ntuple rules; none on a driver without ntuple filters. */
+function rulesOf(dev: EthtoolDevice, device: string, contextId: number): InstalledRule[] {
+  try {
+    return ntuple.listRules(dev, device).filter((r) => "rssContext" in r.action && r.action.rssContext === contextId);
+  } catch (err) {
+    if (err instanceof NtupleUnsupportedError) return [];
+    throw err;
+  }
+}
+
+/** The NIC itself is gone (unplugged, driver unbound): its contexts and rules went with it. */
+const isNoDevice = (err: unknown) => err instanceof EthtoolError && err.code === "ENODEV";
 
 /** The logic, over any ethtool device: the kernel's ioctl or a test double. */
 export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
@@ -85,34 +111,59 @@ export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
   let contextId = args.contextId;
   if (contextId !== undefined && !contextExists(dev, args.device, contextId)) {
     if (!args.adopt) throw new OpError("ENOENT", `RSS context ${contextId} does not exist on ${args.device}`);
-    contextId = undefined; // gone (reboot, driver reset): drift, make it again
+    // Gone (reboot, driver reset): drift, make it again. Its old reservation is this
+    // resource's own and must not outlive it under the old id.
+    delete rec.contexts[contextId];
+    contextId = undefined;
   }
   if (contextId !== undefined && rec.contexts[contextId] === undefined && !args.adopt) {
     throw new OpError("EEXIST", `RSS context ${contextId} of ${args.device} is not hvnet's; set adopt: true to take it over`);
   }
+  const created = contextId === undefined;
   if (contextId === undefined) contextId = rss.createContext(dev, args.device, cfg);
   else rss.modifyContext(dev, args.device, contextId, cfg);
+  const ctx = contextId;
 
   // Rules: keep those already right, drop the rest of this context's, add what is missing.
   const wanted = args.flows.map(toMatch);
-  const installed = ntuple.listRules(dev, args.device).filter((r) => "rssContext" in r.action && r.action.rssContext === contextId);
   const ruleIds: number[] = [];
-  const kept = new Set<number>();
-  for (const m of wanted) {
-    const have = installed.find((r) => r.match.type !== "other" && !kept.has(r.location) && sameMatch(r.match as FlowMatch, m));
-    if (have) {
-      kept.add(have.location);
-      ruleIds.push(have.location);
-    } else {
-      ruleIds.push(ntuple.insertRule(dev, args.device, { match: m, action: { rssContext: contextId } }));
+  const inserted: number[] = [];
+  try {
+    const installed = wanted.length || !created ? rulesOf(dev, args.device, ctx) : [];
+    const kept = new Set<number>();
+    for (const m of wanted) {
+      const have = installed.find((r) => r.match.type !== "other" && !kept.has(r.location) && sameMatch(r.match as FlowMatch, m));
+      if (have) {
+        kept.add(have.location);
+        ruleIds.push(have.location);
+      } else {
+        const loc = ntuple.insertRule(dev, args.device, { match: m, action: { rssContext: ctx } });
+        inserted.push(loc);
+        ruleIds.push(loc);
+      }
     }
+    for (const r of installed) if (!kept.has(r.location) && !ruleIds.includes(r.location)) ntuple.deleteRule(dev, args.device, r.location);
+  } catch (err) {
+    // A context this call made must not stay behind half-configured: nothing records it.
+    if (created) {
+      for (const loc of inserted) attempt(() => ntuple.deleteRule(dev, args.device, loc));
+      attempt(() => rss.deleteContext(dev, args.device, ctx));
+    }
+    throw err;
   }
-  for (const r of installed) if (!kept.has(r.location) && !ruleIds.includes(r.location)) ntuple.deleteRule(dev, args.device, r.location);
 
-  rec.contexts[contextId] = { start: args.queues.start, count: args.queues.count, ruleIds };
+  rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds };
   writeRecord(RECORDS, args.device, rec);
   if (args.shrinkDefault) spreadDefault(dev, args.device, total, rec);
-  return { contextId, ruleIds, indirectionTable: rss.getIndirection(dev, args.device, contextId) };
+  return { contextId: ctx, ruleIds, indirectionTable: rss.getIndirection(dev, args.device, ctx) };
+}
+
+function attempt(fn: () => unknown): void {
+  try {
+    fn();
+  } catch {
+    // best effort: the original error is the one to report
+  }
 }
 
 function contextExists(dev: EthtoolDevice, device: string, ctx: number): boolean {
@@ -120,16 +171,22 @@ function contextExists(dev: EthtoolDevice, device: string, ctx: number): boolean
     rss.getRss(dev, device, ctx);
     return true;
   } catch (err) {
-    if (err instanceof RssContextNotFoundError) return false;
+    // A driver without (additional) RSS contexts has none of ours either.
+    if (err instanceof RssContextNotFoundError || err instanceof RssContextsUnsupportedError || err instanceof RssUnsupportedError) return false;
     throw err;
   }
 }
 
 export function showRssOn(dev: EthtoolDevice, device: string, contextId: number) {
-  if (!contextExists(dev, device, contextId)) return null;
+  try {
+    if (!contextExists(dev, device, contextId)) return null;
+  } catch (err) {
+    if (isNoDevice(err)) return null;
+    throw err;
+  }
   const rec = readRecord<NicRecord>(RECORDS, device);
   const mine = rec?.contexts[contextId];
-  const rules = ntuple.listRules(dev, device).filter((r) => "rssContext" in r.action && r.action.rssContext === contextId);
+  const rules = rulesOf(dev, device, contextId);
   const table = rss.getIndirection(dev, device, contextId);
   const queues = mine ? { start: mine.start, count: mine.count } : { start: Math.min(...table), count: new Set(table).size };
   return {
@@ -142,22 +199,33 @@ export function showRssOn(dev: EthtoolDevice, device: string, contextId: number)
   };
 }
 
-export function removeRssOn(dev: EthtoolDevice, device: string, contextId: number) {
-  const rec = readRecord<NicRecord>(RECORDS, device) ?? { contexts: {} };
-  let removed = false;
-  if (contextExists(dev, device, contextId)) {
-    // Rules first: since 6.13 the kernel refuses to delete a context rules still use.
-    for (const r of ntuple.listRules(dev, device)) {
-      if ("rssContext" in r.action && r.action.rssContext === contextId) ntuple.deleteRule(dev, device, r.location);
-    }
-    rss.deleteContext(dev, device, contextId);
-    removed = true;
-  }
-  delete rec.contexts[contextId];
-  spreadDefault(dev, device, queueCount(dev, device), rec);
+function saveRecord(device: string, rec: NicRecord): void {
   if (Object.keys(rec.contexts).length) writeRecord(RECORDS, device, rec);
   else deleteRecord(RECORDS, device);
-  return { removed };
+}
+
+export function removeRssOn(dev: EthtoolDevice, device: string, contextId: number) {
+  const rec = readRecord<NicRecord>(RECORDS, device) ?? { contexts: {} };
+  const recorded = rec.contexts[contextId] !== undefined;
+  delete rec.contexts[contextId];
+  let exists: boolean;
+  try {
+    exists = contextExists(dev, device, contextId);
+  } catch (err) {
+    if (!isNoDevice(err)) throw err;
+    saveRecord(device, rec);
+    return { removed: false };
+  }
+  if (exists) {
+    // Rules first: since 6.13 the kernel refuses to delete a context rules still use.
+    for (const r of rulesOf(dev, device, contextId)) ntuple.deleteRule(dev, device, r.location);
+    rss.deleteContext(dev, device, contextId);
+  }
+  // Only when hvnet had a say in the default context: removing what was never there must
+  // not undo an operator's own `ethtool -X`.
+  if (exists || recorded) spreadDefault(dev, device, queueCount(dev, device), rec);
+  saveRecord(device, rec);
+  return { removed: exists };
 }
 
 function readIdentity(raw: unknown): { device: string; contextId: number } {

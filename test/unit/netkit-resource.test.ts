@@ -1,0 +1,211 @@
+// The NetkitLower resource logic (provider/helper/resources/netkit.ts) against a test
+// double of the kernel at the netlink boundary (test/support/fake-netlink.ts): this
+// machine's kernel has neither netkit nor the netdev queue lease (queue-create, 7.1), so
+// every test here says "(test double, not the kernel)". The double answers the exact
+// bytes our rtnetlink and generic netlink clients send.
+import { FakeNetlinkKernel, FakeOptions } from "../support/fake-netlink";
+import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkClient } from "../../provider/helper/kernel/netlink/socket";
+import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { GenlClient } from "../../provider/helper/kernel/netlink/genetlink";
+import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/netdev-genl";
+import { NETKIT_DEVICE_SINGLE } from "../../provider/helper/kernel/netlink/rtnetlink-uapi";
+import { InputReader } from "../../provider/helper/validate/reader";
+import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
+import { applyNetkitOn, removeNetkitOn, showNetkitOn, NetkitKernel, xskMapPin } from "../../provider/helper/resources/netkit";
+
+const RELEASE = "7.1.0-hvt-double";
+const NIC_QUEUES = 16;
+
+function setup(opts: FakeOptions = {}) {
+  const fake = new FakeNetlinkKernel(opts);
+  const nic = fake.addNic("eth0", { rxQueues: NIC_QUEUES });
+  const rt = new RtNetlink(new NetlinkClient(fake.transport(NETLINK_ROUTE)));
+  const netdev = new NetdevGenl(new GenlClient(new NetlinkClient(fake.transport(NETLINK_GENERIC))));
+  const k: NetkitKernel = { rt, target: rt, netdev, kernelRelease: RELEASE };
+  return { fake, nic, k, netdev };
+}
+
+const args = (raw: Record<string, unknown>) => readNetkitArgs(InputReader.of({ lowerDevice: "eth0", ...raw }));
+
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error("expected an error");
+}
+
+/** NIC rx queue → its lease as queue-get reports it (undefined: not leased). */
+function leaseOnNic(netdev: NetdevGenl, nicIfindex: number, queue: number) {
+  return netdev.queueGet(nicIfindex, "rx", queue).lease;
+}
+
+const queueCreates = (fake: FakeNetlinkKernel) =>
+  fake.requests.filter((r) => r.protocol === NETLINK_GENERIC && r.msg.payload.readUInt8(0) === NETDEV_CMD["queue-create"]);
+
+describe("NetkitLower apply (test double, not the kernel)", () => {
+  test("makes a single netkit with count+1 rx queues, one lease per NIC queue from netkit queue 1, and the QEMU netdev", () => {
+    const { fake, nic, k, netdev } = setup();
+    const out = applyNetkitOn(k, args({ name: "nk0", queues: { start: 12, count: 3 } }));
+
+    const dev = fake.link("nk0")!;
+    expect(dev.kind).toBe("netkit");
+    expect(dev.netkit!.pairing).toBe(NETKIT_DEVICE_SINGLE);
+    expect(dev.netkit!.peer).toBeUndefined();
+    expect(dev.numRxQueues).toBe(3 + 1);
+    expect(out.ifindex).toBe(dev.ifindex);
+    expect(out.api).toBe("lease");
+
+    expect(out.leases).toEqual([
+      { physicalQueue: 12, netkitQueue: 1 },
+      { physicalQueue: 13, netkitQueue: 2 },
+      { physicalQueue: 14, netkitQueue: 3 },
+    ]);
+    expect(queueCreates(fake)).toHaveLength(3);
+    // Witness through queue-get on the NIC: each queue names the netkit device and queue.
+    for (const l of out.leases) {
+      expect(leaseOnNic(netdev, nic.ifindex, l.physicalQueue)).toMatchObject({ ifindex: dev.ifindex, queue: { id: l.netkitQueue, type: "rx" } });
+    }
+    expect(leaseOnNic(netdev, nic.ifindex, 11)).toBeUndefined();
+    expect(leaseOnNic(netdev, nic.ifindex, 15)).toBeUndefined();
+
+    const parts = out.qemuNetdev.split(",");
+    expect(parts[0]).toBe("af-xdp");
+    expect(parts).toEqual(expect.arrayContaining(["ifname=nk0", "queues=3", "start-queue=1", "inhibit=on", `map-path=${xskMapPin("nk0")}`]));
+    expect(out.qemuNetdev).toMatch(/^af-xdp,.*ifname=nk0,.*queues=3,start-queue=1,inhibit=on,map-path=\/sys\/fs\/bpf\/\S+$/);
+    expect(parts.some((p) => p.startsWith("sock-fds="))).toBe(false); // map-path excludes sock-fds
+  });
+
+  test("mode, policy, scrub, headroom and tailroom reach the device", () => {
+    const { fake, k } = setup();
+    applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 1 }, mode: "l2", scrub: "none", headroom: 64, tailroom: 32 }));
+    expect(fake.link("nk0")!.netkit).toMatchObject({ mode: 0 /* NETKIT_L2 */, scrub: 0 /* NONE */, headroom: 64, tailroom: 32 });
+    expect(showNetkitOn(k, { name: "nk0" })).toMatchObject({ name: "nk0", mode: "l2" });
+  });
+
+  test("a NIC queue already leased is EBUSY naming queues, and nothing is left behind", () => {
+    const { fake, nic, k, netdev } = setup();
+    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 14, count: 2 } }));
+    const linksBefore = [...fake.links.keys()].sort();
+
+    // 13 is free, 14 is nk0's: the first lease succeeds, the second is refused.
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk1", queues: { start: 13, count: 2 } })));
+    expect(e.code).toBe("EBUSY");
+    expect(e.message).toMatch(/^queues: /);
+    expect(e.message).toContain("13-14");
+    expect(e.message).toContain("eth0");
+
+    expect(fake.link("nk1")).toBeUndefined();
+    expect([...fake.links.keys()].sort()).toEqual(linksBefore);
+    // The lease made before the refusal ended with the device; nk0's are untouched.
+    expect(leaseOnNic(netdev, nic.ifindex, 13)).toBeUndefined();
+    expect(leaseOnNic(netdev, nic.ifindex, 14)?.ifindex).toBe(first.ifindex);
+    expect(leaseOnNic(netdev, nic.ifindex, 15)?.ifindex).toBe(first.ifindex);
+  });
+
+  test("queues beyond the NIC's rx queues: the kernel's ERANGE named as a queues problem, and the device is deleted", () => {
+    const { fake, k } = setup();
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: NIC_QUEUES - 1, count: 2 } })));
+    expect(e.code).toBe("ERANGE");
+    expect(e.message).toMatch(/^queues: 15-16 /);
+    expect(e.message).toContain("eth0");
+    expect(fake.link("nk0")).toBeUndefined();
+    expect(fake.link("eth0")!.leases.size).toBe(0);
+  });
+
+  test("an existing device without adopt is EEXIST; with adopt its leases are read back from the NIC", () => {
+    const { fake, k } = setup();
+    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 } }));
+    const creates = queueCreates(fake).length;
+
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 } })));
+    expect(e.code).toBe("EEXIST");
+    expect(e.message).toContain("nk0");
+    expect(e.message).toContain("adopt");
+
+    const adopted = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, adopt: true }));
+    expect(adopted.ifindex).toBe(first.ifindex);
+    expect(adopted.leases).toEqual(first.leases);
+    expect(adopted.qemuNetdev).toBe(first.qemuNetdev);
+    expect(queueCreates(fake)).toHaveLength(creates); // read back, not leased again
+  });
+
+  test("adopting a device of another kind is refused", () => {
+    const { fake, k } = setup();
+    fake.addNic("eth1", { rxQueues: 2 });
+    const e = thrown(() => applyNetkitOn(k, args({ name: "eth1", queues: { start: 0, count: 1 }, adopt: true })));
+    expect(e.code).toBe("EEXIST");
+    expect(e.message).toContain("eth1");
+  });
+
+  test("a lowerDevice that does not exist is ENODEV naming it, before anything is made", () => {
+    const { fake, k } = setup();
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", lowerDevice: "eth7", queues: { start: 0, count: 1 } })));
+    expect(e.code).toBe("ENODEV");
+    expect(e.message).toContain("eth7");
+    expect(fake.link("nk0")).toBeUndefined();
+  });
+});
+
+describe("NetkitLower show and remove (test double, not the kernel)", () => {
+  test("show reads the device back; null once it is gone", () => {
+    const { fake, k } = setup();
+    const out = applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 2 } }));
+    expect(showNetkitOn(k, { name: "nk0" })).toMatchObject({ name: "nk0", ifindex: out.ifindex, api: "lease", mode: "l3", policy: "pass" });
+    // The leases are read back from the NIC's queues, as apply reported them.
+    expect(showNetkitOn(k, { name: "nk0" })!.leases).toEqual(out.leases);
+    fake.links.delete(out.ifindex); // deleted behind our back
+    expect(showNetkitOn(k, { name: "nk0" })).toBeNull();
+  });
+
+  test("remove deletes the device and its leases end (queue-get on the NIC shows none); again is success", () => {
+    const { fake, nic, k, netdev } = setup();
+    const out = applyNetkitOn(k, args({ name: "nk0", queues: { start: 8, count: 3 } }));
+    for (const l of out.leases) expect(leaseOnNic(netdev, nic.ifindex, l.physicalQueue)?.ifindex).toBe(out.ifindex);
+
+    expect(removeNetkitOn(k, { name: "nk0" })).toEqual({ removed: true });
+    expect(fake.link("nk0")).toBeUndefined();
+    for (const l of out.leases) expect(leaseOnNic(netdev, nic.ifindex, l.physicalQueue)).toBeUndefined();
+    // The queues are free again: another device may lease them.
+    const again = applyNetkitOn(k, args({ name: "nk1", queues: { start: 8, count: 3 } }));
+    expect(again.leases.map((l) => l.physicalQueue)).toEqual([8, 9, 10]);
+
+    expect(removeNetkitOn(k, { name: "nk0" })).toEqual({ removed: false });
+  });
+
+  test("remove refuses to delete a device that is not a netkit", () => {
+    const { fake, k } = setup();
+    const e = thrown(() => removeNetkitOn(k, { name: "eth0" }));
+    expect(e.code).toBe("EEXIST");
+    expect(fake.link("eth0")).toBeDefined();
+  });
+});
+
+describe("NetkitLower capability errors (test double, not the kernel)", () => {
+  test("a kernel without queue-create: EOPNOTSUPP naming the release and the queue lease (7.1); nothing made", () => {
+    const { fake, k } = setup({ queueCreate: false });
+    expect(k.netdev.hasOp("queue-create")).toBe(false);
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 2 } })));
+    expect(e.code).toBe("EOPNOTSUPP");
+    expect(e.message).toContain(RELEASE);
+    expect(e.message).toContain("queue lease");
+    expect(e.message).toContain("7.1");
+    expect(fake.link("nk0")).toBeUndefined();
+    expect(fake.requests.some((r) => r.protocol === NETLINK_ROUTE && r.msg.type === 16 /* RTM_NEWLINK */)).toBe(false);
+  });
+
+  test("api lowerdev is refused with a clear error before anything is made", () => {
+    const { fake, k } = setup();
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 2 }, api: "lowerdev" })));
+    expect(e.code).toBe("EOPNOTSUPP");
+    expect(e.message).toContain("lowerdev");
+    expect(e.message).toContain("never went upstream");
+    expect(fake.link("nk0")).toBeUndefined();
+  });
+
+  test("api lease on a kernel that has it works like auto", () => {
+    const { k } = setup();
+    expect(applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 1 }, api: "lease" })).api).toBe("lease");
+  });
+});
