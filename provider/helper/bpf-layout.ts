@@ -109,9 +109,14 @@ export const BUILTIN_PROGRAMS: Readonly<Record<string, BuiltinProgram>> = {
 
 // ------------------------------------------------------------------ addresses
 
-function parseMac(mac: string): Buffer {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
-  return Buffer.from(mac.split(":").map((h) => parseInt(h, 16)));
+const MAC_TEXT = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
+/** Writes the six bytes of `mac` into `into` at `offset`. */
+function parseMacInto(mac: string, into: Buffer, offset: number): void {
+  if (!MAC_TEXT.test(mac)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
+  // Pair by pair, in place: split/map/Buffer.from cost about a microsecond per MAC, which
+  // shows in a 10,000-entry FDB batch.
+  for (let i = 0; i < 6; i++) into[offset + i] = parseInt(mac.slice(3 * i, 3 * i + 2), 16);
 }
 
 function formatMac(b: Buffer): string {
@@ -215,7 +220,7 @@ export function encodeFdbKey(k: FdbKey): Buffer {
   checkVlan(k.vlan, "FDB vlan");
   const b = Buffer.alloc(FDB_KEY.size);
   b.writeUInt16LE(k.vlan, FDB_KEY.members.vlan);
-  parseMac(k.mac).copy(b, FDB_KEY.members.mac);
+  parseMacInto(k.mac, b, FDB_KEY.members.mac);
   return b;
 }
 
@@ -272,7 +277,7 @@ export function encodeVmConfig(c: VmConfig): Buffer {
   if (c.ipv6.length > VM_MAX_IPV6) throw new RangeError(`at most ${VM_MAX_IPV6} IPv6 addresses per VM, got ${c.ipv6.length}`);
   const m = VMC.members;
   const b = Buffer.alloc(VMC.size);
-  parseMac(c.mac).copy(b, m.mac);
+  parseMacInto(c.mac, b, m.mac);
   b.writeUInt16LE(c.vlan, m.vlan);
   b.writeUInt32LE(c.uplinkIfindex, m.uplink_ifindex);
   c.bondIfindexes.forEach((ifi, i) => {

@@ -70,6 +70,18 @@ describe("XdpProgram through a pinned bpf_link", () => {
   });
 });
 
+test("remove then apply at once (delete before replace) finds the hook free", async () => {
+  const other = "/sys/fs/bpf/hvnet/xdp/root/wire0";
+  await host.request("xdp.apply", { device: "wire0", program: "pass", mode: "skb" });
+  for (let i = 0; i < 3; i++) {
+    await host.request("xdp.remove", { device: "wire0" });
+    const again = await host.request("xdp.apply", { device: "wire0", program: "pass", mode: "skb" });
+    expect(again.linkPin).toBe(`${other}/link`);
+  }
+  await host.request("xdp.remove", { device: "wire0" });
+  expect(xdpProgId("wire0")).toBeUndefined();
+});
+
 describe("VmInterface", () => {
   test("creates a persistent multiqueue tap with owner, vnet_hdr and MTU, offloads off", async () => {
     const out = await host.request("vmif.apply", {

@@ -68,3 +68,26 @@ test("a batch runs consecutive requests of one op through its many-handler, in o
     { ok: false, error: { code: "EINVAL", message: "batches do not nest" } },
   ]);
 });
+
+test("pipelined requests of one op go through its many-handler together; a failed one is answered by its own run", async () => {
+  const seen: unknown[][] = [];
+  const d = new Dispatcher({
+    put: {
+      one: (a) => {
+        if (a === "bad") throw new OpError("EINVAL", "bad alone");
+        return { single: a };
+      },
+      many: (list) => {
+        seen.push(list);
+        return list.map((a) => (a === "bad" ? { ok: false as const, error: { code: "EINVAL", message: "bad in group" } } : { ok: true as const, result: { batched: a } }));
+      },
+    },
+  });
+  const out = await run(d, [1, "bad", 3].map((a, i) => JSON.stringify({ id: i + 1, op: "put", args: a })));
+  expect(seen).toEqual([[1, "bad", 3]]);
+  expect(out).toEqual([
+    { id: 1, ok: true, result: { batched: 1 } },
+    { id: 2, ok: false, error: { code: "EINVAL", message: "bad alone" } },
+    { id: 3, ok: true, result: { batched: 3 } },
+  ]);
+});

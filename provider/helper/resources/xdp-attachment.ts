@@ -193,6 +193,16 @@ export function describe(pinDir: string, rt: RtNetlink): AttachmentState | undef
 export function detach(pinDir: string): boolean {
   const linkPin = linkPinOf(pinDir);
   const existed = fs.existsSync(linkPin);
+  if (existed) {
+    // Detach now rather than when the kernel frees the unpinned link: a replacement
+    // attached right after (delete-before-replace) would find the hook still busy.
+    const link = BpfLink.fromPin(linkPin);
+    try {
+      link.detach();
+    } finally {
+      link.close();
+    }
+  }
   removePin(linkPin);
   removeTree(pinDir);
   pruneBpffsDirs(path.dirname(pinDir));

@@ -27,6 +27,42 @@ export class Dispatcher {
     return { id: req.id, ...this.run(req.op, req.args) };
   }
 
+  /**
+   * Requests that arrived together (pipelined, one input chunk), answered in order.
+   * Consecutive requests of one op with a many-handler run as one call: N pipelined
+   * fdb.apply cost one table open, one lock and one map batch update instead of N (a
+   * single one costs ~0.3 ms of fixed work). Each still gets its own outcome: a many-
+   * handler fails a whole group at once (per table, all or nothing), so every request it
+   * failed runs again alone, in order, and fails or succeeds as it would have alone.
+   */
+  handleAll(reqs: Request[]): Response[] {
+    const out: Response[] = [];
+    for (let i = 0; i < reqs.length; ) {
+      const { op } = reqs[i];
+      const many = op !== "batch" ? this.ops[op]?.many : undefined;
+      let j = i + 1;
+      if (many) while (j < reqs.length && reqs[j].op === op) j++;
+      if (!many || j - i === 1) {
+        out.push(this.handle(reqs[i]));
+        i++;
+        continue;
+      }
+      const group = reqs.slice(i, j);
+      let outcomes: Outcome[] | undefined;
+      try {
+        outcomes = many(group.map((q) => q.args ?? {}));
+      } catch {
+        outcomes = undefined; // every request of the group runs alone below
+      }
+      group.forEach((q, k) => {
+        const o = outcomes?.[k];
+        out.push(o && o.ok ? { id: q.id, ...o } : this.handle(q));
+      });
+      i = j;
+    }
+    return out;
+  }
+
   run(op: string, args: unknown): Outcome {
     try {
       if (op === "batch") return { ok: true, result: { results: this.batch(args) } };
@@ -59,7 +95,7 @@ export class Dispatcher {
       let j = i;
       while (j < requests.length && requests[j].op === op) j++;
       try {
-        out.push(...many(requests.slice(i, j).map((q) => q.args ?? {})));
+        for (const o of many(requests.slice(i, j).map((q) => q.args ?? {}))) out.push(o);
       } catch (err) {
         for (let k = i; k < j; k++) out.push({ ok: false, error: toErrorBody(err) });
       }

@@ -2,44 +2,66 @@
 // Responses go out in request order; the process ends when stdin closes.
 import { Readable, Writable } from "node:stream";
 import { Dispatcher } from "./dispatcher";
-import { Request } from "./protocol";
+import { Request, Response } from "./protocol";
 
 export function serve(dispatcher: Dispatcher, input: Readable, output: Writable): Promise<void> {
   return new Promise((resolve) => {
-    let buffered = "";
-    const pending: string[] = [];
-    const flush = () => {
-      if (pending.length) output.write(pending.join(""));
-      pending.length = 0;
-    };
+    // Pieces of a line not complete yet, joined once its newline arrives: a 1 MB batch
+    // line comes in many chunks, and appending to one string and searching it again on
+    // every chunk would copy it over and over.
+    let partial: string[] = [];
     input.setEncoding("utf8");
     input.on("data", (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.trim()) pending.push(JSON.stringify(handleLine(dispatcher, line)) + "\n");
+      const last = chunk.lastIndexOf("\n");
+      if (last < 0) {
+        partial.push(chunk);
+        return;
       }
-      // One write per chunk of input: pipelined requests cost one syscall, not one each.
-      flush();
+      const text = partial.length ? partial.join("") + chunk.slice(0, last) : chunk.slice(0, last);
+      partial = last + 1 < chunk.length ? [chunk.slice(last + 1)] : [];
+      const lines = text.split("\n").filter((l) => l.trim());
+      // Requests that arrived together are handled together (see Dispatcher.handleAll)
+      // and answered with one write: pipelined requests cost one syscall, not one each.
+      if (lines.length) output.write(handleLines(dispatcher, lines).map((r) => JSON.stringify(r) + "\n").join(""));
     });
-    input.on("end", () => {
-      flush();
-      resolve();
-    });
+    input.on("end", () => resolve());
   });
 }
 
-function handleLine(dispatcher: Dispatcher, line: string) {
+type Parsed = { req: Request } | { bad: Response };
+
+function handleLines(dispatcher: Dispatcher, lines: string[]): Response[] {
+  const parsed = lines.map(parseLine);
+  const out: Response[] = [];
+  for (let i = 0; i < parsed.length; ) {
+    const p = parsed[i];
+    if ("bad" in p) {
+      out.push(p.bad);
+      i++;
+      continue;
+    }
+    let j = i;
+    const run: Request[] = [];
+    for (; j < parsed.length; j++) {
+      const q = parsed[j];
+      if ("bad" in q) break;
+      run.push(q.req);
+    }
+    for (const r of dispatcher.handleAll(run)) out.push(r);
+    i = j;
+  }
+  return out;
+}
+
+function parseLine(line: string): Parsed {
   let req: Request;
   try {
     req = JSON.parse(line);
   } catch {
-    return { id: -1, ok: false, error: { code: "EPROTO", message: `request is not JSON: ${line.slice(0, 80)}` } };
+    return { bad: { id: -1, ok: false, error: { code: "EPROTO", message: `request is not JSON: ${line.slice(0, 80)}` } } };
   }
   if (typeof req !== "object" || req === null || typeof req.id !== "number" || typeof req.op !== "string") {
-    return { id: typeof req?.id === "number" ? req.id : -1, ok: false, error: { code: "EPROTO", message: "request needs a numeric id and a string op" } };
+    return { bad: { id: typeof req?.id === "number" ? req.id : -1, ok: false, error: { code: "EPROTO", message: "request needs a numeric id and a string op" } } };
   }
-  return dispatcher.handle(req);
+  return { req };
 }

@@ -44,12 +44,13 @@ export function netnsProblem(s: string): string | undefined {
 
 export const BPFFS_ROOT = "/sys/fs/bpf";
 
+// One or more components of [A-Za-z0-9_.-], none of them "." or "..". One regex rather
+// than split + a test per component: every entry of a 10,000-entry FDB batch is checked.
+const BPFFS_PLAIN = /^\/sys\/fs\/bpf(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9_.-]+)+$/;
+
 export function bpffsPathProblem(s: string): string | undefined {
   if (!s.startsWith(`${BPFFS_ROOT}/`)) return `is not under ${BPFFS_ROOT}/`;
-  const parts = s.slice(BPFFS_ROOT.length + 1).split("/");
-  if (parts.some((p) => p === "" || p === "." || p === ".." || !/^[A-Za-z0-9_.-]+$/.test(p))) {
-    return "is not a plain path (no '..', empty or unusual components)";
-  }
+  if (!BPFFS_PLAIN.test(s)) return "is not a plain path (no '..', empty or unusual components)";
   return undefined;
 }
 

@@ -18,6 +18,7 @@ const ENOSPC = errnoNumber("ENOSPC");
 // EINVAL is deliberately not a fallback trigger: generic_map_update_batch also returns it
 // for a bad element after applying the ones before it, and retrying would hide that.
 const BATCH_UNSUPPORTED = new Set([errnoNumber("ENOTSUPP"), errnoNumber("EOPNOTSUPP")]);
+const BATCH_REFUSED = Symbol("batch lookup unsupported");
 
 const PERCPU_TYPES: ReadonlySet<number> = new Set([
   MapType.PERCPU_HASH,
@@ -278,15 +279,23 @@ export class BpfMap {
 
   /** Every entry: BPF_MAP_LOOKUP_BATCH where the map type has it, else get_next_key + lookup. */
   entries(): Array<[Buffer, Buffer]> {
-    if (!this.batchUnsupported) {
-      const viaBatch = this.entriesBatch();
-      if (viaBatch) return viaBatch;
-      this.batchUnsupported = true;
-    }
-    return this.entriesIterate();
+    return this.entriesUpTo(Infinity)!;
   }
 
-  private entriesBatch(): Array<[Buffer, Buffer]> | undefined {
+  /**
+   * Like entries(), but gives up (undefined) as soon as the map turns out to hold more
+   * than `limit` entries: for callers that dump only while a dump is the cheaper way.
+   */
+  entriesUpTo(limit: number): Array<[Buffer, Buffer]> | undefined {
+    if (!this.batchUnsupported) {
+      const viaBatch = this.entriesBatch(limit);
+      if (viaBatch !== BATCH_REFUSED) return viaBatch;
+      this.batchUnsupported = true;
+    }
+    return this.entriesIterate(limit);
+  }
+
+  private entriesBatch(limit: number): Array<[Buffer, Buffer]> | undefined | typeof BATCH_REFUSED {
     const keySize = this.keySize;
     const valueSize = this.valueBufferSize;
     // The resume token is a bucket index (u32) for hash maps and a key for arrays.
@@ -301,7 +310,7 @@ export class BpfMap {
       const count = [chunk];
       const ret = libbpf.map_lookup_batch(this.fd, inBatch, outBatch, keys, values, count, null) as number;
       if (ret < 0 && ret !== -ENOENT) {
-        if (BATCH_UNSUPPORTED.has(-ret) && out.length === 0 && inBatch === null) return undefined;
+        if (BATCH_UNSUPPORTED.has(-ret) && out.length === 0 && inBatch === null) return BATCH_REFUSED;
         if (ret === -ENOSPC) {
           // One hash bucket holds more entries than fit: retry the same position bigger.
           chunk *= 2;
@@ -316,11 +325,12 @@ export class BpfMap {
         ]);
       }
       if (ret === -ENOENT) return out;
+      if (out.length > limit) return undefined;
       inBatch = outBatch;
     }
   }
 
-  private entriesIterate(): Array<[Buffer, Buffer]> {
+  private entriesIterate(limit: number): Array<[Buffer, Buffer]> | undefined {
     const out: Array<[Buffer, Buffer]> = [];
     let prev: Buffer | null = null;
     for (;;) {
@@ -331,6 +341,7 @@ export class BpfMap {
       // Array-like maps (devmaps) iterate over every slot; empty slots do not look up.
       const value = this.lookup(next);
       if (value !== undefined) out.push([next, value]);
+      if (out.length > limit) return undefined;
       prev = next;
     }
   }

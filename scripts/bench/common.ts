@@ -1,0 +1,153 @@
+// What every benchmark shares: argument parsing, medians, target verdicts, the Markdown
+// section it writes, and cleanup that runs on failure and on Ctrl-C as well.
+import { writeFileSync } from "node:fs";
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) throw new Error("median of nothing");
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function minOf(xs: number[]): number {
+  return Math.min(...xs);
+}
+
+export function maxOf(xs: number[]): number {
+  return Math.max(...xs);
+}
+
+/** Milliseconds since an hrtime.bigint() stamp. */
+export function msSince(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+export function fmt(n: number, digits = 1): string {
+  return n.toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString("en");
+}
+
+export interface Verdict {
+  /** What is measured, e.g. "10,000 FDB entries in one batch". */
+  what: string;
+  /** The target as text, e.g. "≤ 50 ms". */
+  target: string;
+  /** The measured value as text. */
+  value: string;
+  ok: boolean;
+}
+
+export function atMost(what: string, value: number, max: number, unit: string, digits = 1): Verdict {
+  return { what, target: `≤ ${fmt(max, 0)} ${unit}`, value: `${fmt(value, digits)} ${unit}`, ok: value <= max };
+}
+
+export function atLeast(what: string, value: number, min: number, unit: string): Verdict {
+  return { what, target: `≥ ${fmtInt(min)} ${unit}`, value: `${fmtInt(value)} ${unit}`, ok: value >= min };
+}
+
+export function verdictTable(verdicts: Verdict[]): string[] {
+  return [
+    "| target | measured | required | result |",
+    "|---|---:|---:|---|",
+    ...verdicts.map((v) => `| ${v.what} | ${v.value} | ${v.target} | ${v.ok ? "PASS" : "MISS"} |`),
+  ];
+}
+
+export interface Options {
+  out: string;
+  rounds: number;
+  flags: Map<string, string>;
+}
+
+/** `OUTFILE [--rounds N] [--name value]...`; names outside `known` are refused. */
+export function parseArgs(argv: string[], usage: string, known: string[], defaultRounds: number): Options {
+  const opts: Options = { out: "", rounds: defaultRounds, flags: new Map() };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith("--")) {
+      const name = a.slice(2);
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value\nusage: ${usage}`);
+      if (name === "rounds") opts.rounds = Number(v);
+      else if (known.includes(name)) opts.flags.set(name, v);
+      else throw new Error(`unknown option ${a}\nusage: ${usage}`);
+    } else if (!opts.out) opts.out = a;
+    else throw new Error(`unexpected argument ${a}\nusage: ${usage}`);
+  }
+  if (!opts.out) throw new Error(`usage: ${usage}`);
+  if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error("--rounds must be a positive integer");
+  return opts;
+}
+
+type Cleanup = () => void | Promise<void>;
+
+/**
+ * Runs cleanups in reverse order of registration. Each runs once, whether the benchmark
+ * ends normally, throws, or is interrupted (SIGINT/SIGTERM/SIGHUP): a benchmark must
+ * not leave namespaces, labs or pins behind.
+ */
+export class Cleanups {
+  private readonly list: Array<{ name: string; fn: Cleanup }> = [];
+  private running?: Promise<void>;
+
+  constructor() {
+    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      process.once(sig, () => {
+        process.stderr.write(`\n${sig}: cleaning up\n`);
+        void this.run().finally(() => process.exit(130));
+      });
+    }
+  }
+
+  add(name: string, fn: Cleanup): void {
+    this.list.push({ name, fn });
+  }
+
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const { name, fn } of this.list.splice(0).reverse()) {
+        try {
+          await fn();
+        } catch (e) {
+          // Keep removing the rest; say what could not be removed.
+          process.stderr.write(`cleanup ${name} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+          process.exitCode = process.exitCode || 1;
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+/**
+ * Runs a benchmark body, writes its Markdown section to OUTFILE and stdout. Exit code
+ * 0: every target met; 1: a target missed or the benchmark failed (it then writes a
+ * section saying so, so BENCHMARKS.md never silently keeps stale numbers).
+ */
+export async function runBenchmark(
+  title: string,
+  out: string,
+  body: (cleanups: Cleanups) => Promise<{ lines: string[]; verdicts: Verdict[] }>,
+): Promise<void> {
+  const cleanups = new Cleanups();
+  let text: string;
+  let code: number;
+  try {
+    const { lines, verdicts } = await body(cleanups);
+    text = [`## ${title}`, "", ...lines, "", ...verdictTable(verdicts), ""].join("\n");
+    code = verdicts.every((v) => v.ok) ? 0 : 1;
+  } catch (e) {
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    process.stderr.write(`${title}: ${msg}\n`);
+    text = [`## ${title}`, "", "**FAILED**: the benchmark did not complete:", "", "```", String(e instanceof Error ? e.message : e), "```", ""].join("\n");
+    code = 1;
+  } finally {
+    await cleanups.run();
+  }
+  writeFileSync(out, text);
+  process.stdout.write(text);
+  process.exitCode = process.exitCode || code;
+}
