@@ -218,7 +218,9 @@ function checkU32(n: number, what: string): void {
 
 export function encodeFdbKey(k: FdbKey): Buffer {
   checkVlan(k.vlan, "FDB vlan");
-  const b = Buffer.alloc(FDB_KEY.size);
+  // Every byte is written below (2 + 6 = 8): the pooled, unzeroed allocation is safe and
+  // much cheaper across a 10,000-entry batch.
+  const b = Buffer.allocUnsafe(FDB_KEY.size);
   b.writeUInt16LE(k.vlan, FDB_KEY.members.vlan);
   parseMacInto(k.mac, b, FDB_KEY.members.mac);
   return b;
@@ -234,7 +236,7 @@ export function decodeFdbKey(b: Buffer): FdbKey {
 
 export function encodeFdbValue(v: FdbValue): Buffer {
   checkU32(v.ifindex, "FDB ifindex");
-  const b = Buffer.alloc(FDB_VALUE.size);
+  const b = Buffer.allocUnsafe(FDB_VALUE.size); // 4 + 4 bytes, all written below
   b.writeUInt32LE(v.ifindex, FDB_VALUE.members.ifindex);
   b.writeUInt32LE(v.keepTag ? FDB_F_KEEP_TAG : 0, FDB_VALUE.members.flags);
   return b;

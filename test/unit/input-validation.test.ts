@@ -115,3 +115,20 @@ describe("good input is normalized", () => {
     expect(inputs.table).toBe(unknown);
   });
 });
+
+describe("the FDB fast path agrees with the general reader", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { readFdbArgs, readFdbArgsFast } = require("../../provider/helper/resources/fdb-args");
+  const { InputReader } = require("../../provider/helper/validate/reader");
+  const base = { table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:AB:CD:EF", device: "tap0" };
+  const inputs: unknown[] = [
+    base, { ...base, vlan: undefined }, { ...base, adopt: true }, { ...base, vlan: 0 }, { ...base, mac: "52-54-00-ab-cd-ef" },
+    { ...base, vlan: 4095 }, { ...base, vlan: 1.5 }, { ...base, mac: "01:00:5e:00:00:01" }, { ...base, device: "a b" },
+    { ...base, table: "/tmp/x" }, { ...base, extra: 1 }, { ...base, adopt: "yes" }, { ...base, ingressAcl: { rules: [] } }, null, [], "x",
+  ];
+  test.each(inputs.map((i) => [JSON.stringify(i), i]))("%s", (_t, input) => {
+    const slow = (() => { try { return { ok: readFdbArgs(InputReader.of(input)) }; } catch (e) { return { err: (e as Error).message }; } })();
+    const fast = (() => { try { return { ok: readFdbArgsFast(input) }; } catch (e) { return { err: (e as Error).message }; } })();
+    expect(fast).toEqual(slow);
+  });
+});

@@ -14,7 +14,7 @@ import { Outcome } from "../rpc/protocol";
 import { readRecord } from "../state/registry";
 import { withLock } from "../state/lock";
 import { builtin } from "../bpf-objects";
-import { FdbArgs, readFdbArgs } from "./fdb-args";
+import { FdbArgs, readFdbArgs, readFdbArgsFast } from "./fdb-args";
 import { Acl } from "./common-args";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 import { XDP_RECORDS, XdpRecord, withRt } from "./xdp";
@@ -217,7 +217,7 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
   const byTable = new Map<string, { index: number; args: FdbArgs }[]>();
   raws.forEach((raw, index) => {
     try {
-      const args = readFdbArgs(InputReader.of(raw));
+      const args = readFdbArgsFast(raw);
       const list = byTable.get(args.table) ?? [];
       list.push({ index, args });
       byTable.set(args.table, list);
