@@ -4,7 +4,7 @@ SHELL := /bin/bash
 HOSTS ?= 2
 PULUMI_VERSION = $(shell node -p 'require("./node_modules/@pulumi/pulumi/package.json").version' 2>/dev/null)
 
-.PHONY: help setup deps npm build bpf helper pulumi test test-unit demo lab-up lab-down bench bench-datapath clean
+.PHONY: help setup deps npm build bpf helper pulumi examples test test-unit test-e2e demo lab-up lab-down bench bench-datapath clean
 
 help:
 	@echo "make setup            install everything a fresh Debian bookworm machine needs (idempotent)"
@@ -13,6 +13,7 @@ help:
 	@echo "make lab-up HOSTS=n   start n local hypervisors (network + mount namespaces, sshd)"
 	@echo "make lab-down         remove every trace of the lab"
 	@echo "make bench            benchmarks, written to BENCHMARKS.md"
+	@echo "make examples         install the packed package into examples/*"
 
 setup: deps npm pulumi build
 
@@ -42,6 +43,13 @@ test: setup
 
 test-unit: npm
 	npx jest test/unit
+
+test-e2e: setup
+	npx jest test/e2e
+
+# Installs the npm-packed package into every example (never a symlink: see examples/README.md).
+examples: build
+	@scripts/pack-examples.sh
 
 demo: setup
 	@scripts/demo.sh

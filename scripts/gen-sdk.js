@@ -70,7 +70,10 @@ for (const [token, r] of Object.entries(schema.resources)) {
     out += `  declare public readonly ${k}: pulumi.Output<${tsType(p, false)}>;\n`;
   }
   out += `\n  constructor(name: string, args: ${name}Args, opts?: pulumi.CustomResourceOptions) {\n`;
-  out += `    const props: Record<string, unknown> = { ...args };\n`;
+  // Every property gets a key, set or not: Pulumi makes output properties only of the
+  // keys it is given, and an input left unset still comes back filled (a default).
+  out += `    const props: Record<string, unknown> = {};\n`;
+  out += `    for (const k of ${JSON.stringify(Object.keys(r.inputProperties))}) props[k] = (args as unknown as Record<string, unknown>)[k];\n`;
   out += `    for (const k of ${JSON.stringify(outputs.filter((k) => !(k in r.inputProperties)))}) props[k] = undefined;\n`;
   out += `    // host.privateKey is a secret: keep every copy of the host in state encrypted.\n`;
   out += `    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };\n`;

@@ -346,7 +346,8 @@ export class RssContext extends pulumi.dynamic.Resource {
   declare public readonly indirectionTable: pulumi.Output<number[]>;
 
   constructor(name: string, args: RssContextArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = { ...args };
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","device","queues","flows","hashKey","hashFunction","shrinkDefault","contextId","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ruleIds","indirectionTable"]) props[k] = undefined;
     // host.privateKey is a secret: keep every copy of the host in state encrypted.
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
@@ -388,7 +389,8 @@ export class NetkitLower extends pulumi.dynamic.Resource {
   declare public readonly qemuNetdev: pulumi.Output<string>;
 
   constructor(name: string, args: NetkitLowerArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = { ...args };
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","name","lowerDevice","queues","mode","netns","policy","scrub","headroom","tailroom","api","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","leases","qemuNetdev"]) props[k] = undefined;
     // host.privateKey is a secret: keep every copy of the host in state encrypted.
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
@@ -426,7 +428,8 @@ export class XdpProgram extends pulumi.dynamic.Resource {
   declare public readonly attachMode: pulumi.Output<string>;
 
   constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = { ...args };
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","device","program","mode","netns","pinDir","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["programId","programTag","linkId","linkPin","maps","attachMode"]) props[k] = undefined;
     // host.privateKey is a secret: keep every copy of the host in state encrypted.
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
@@ -454,7 +457,8 @@ export class FdbEntry extends pulumi.dynamic.Resource {
   declare public readonly ifindex: pulumi.Output<number>;
 
   constructor(name: string, args: FdbEntryArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = { ...args };
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","table","vlan","mac","device","ingressAcl","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex"]) props[k] = undefined;
     // host.privateKey is a secret: keep every copy of the host in state encrypted.
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
@@ -500,7 +504,8 @@ export class VmInterface extends pulumi.dynamic.Resource {
   declare public readonly libvirtXml: pulumi.Output<string>;
 
   constructor(name: string, args: VmInterfaceArgs, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = { ...args };
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","name","vcpus","queues","mac","vlan","addresses","owner","mtu","offloads","uplink","egress","netns","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","qemuArgs","libvirtXml"]) props[k] = undefined;
     // host.privateKey is a secret: keep every copy of the host in state encrypted.
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };

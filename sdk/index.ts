@@ -3,3 +3,5 @@ export * from "./generated";
 export * from "./components";
 export * from "./rollout";
 export * from "./lab";
+export * from "./capabilities";
+export * from "./targets";

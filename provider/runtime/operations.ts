@@ -37,7 +37,7 @@ export async function createResource(pool: HostRequester, kind: ResourceKind, in
   const args = helperArgs(inputs);
   try {
     const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
-    return { id: resourceId(kind, host, args, outputs), outs: { ...inputs, ...outputs } };
+    return { id: resourceId(kind, host, args, outputs), outs: { ...inputs, ...pick(outputs, kind.outputs) } };
   } catch (err) {
     // Did anything stay behind? Then Pulumi must know of it (partial state), not lose it.
     // A refusal to take over an existing object leaves nothing of ours behind.
@@ -62,7 +62,11 @@ export async function readResource(pool: HostRequester, kind: ResourceKind, id: 
   const shown = (await pool.request(host, `${kind.kind}.show`, identity)) as Props | null;
   if (!shown) return { id: "", props: {} };
   // Live values replace the recorded ones, so `refresh` shows drift and the next `up` repairs it.
-  return { id, props: { ...props, ...shown } };
+  // Only for what the state holds (inputs given, declared outputs): a live value of an input
+  // left unset (a tap's MTU) is not drift, and would show as a change at every refresh.
+  if (Object.keys(helperArgs(props)).length === 0) return { id, props: { ...props, ...shown } }; // import: all we know
+  const known = Object.keys(shown).filter((k) => k in props || kind.outputs.includes(k));
+  return { id, props: { ...props, ...pick(shown, known) } };
 }
 
 export async function updateResource(pool: HostRequester, kind: ResourceKind, id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
@@ -72,7 +76,7 @@ export async function updateResource(pool: HostRequester, kind: ResourceKind, id
   const args = { ...helperArgs(news), adopt: true, ...pick(olds, identityOutputs(kind)) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
   void id;
-  return { outs: { ...news, ...outputs } };
+  return { outs: { ...news, ...pick(outputs, kind.outputs) } };
 }
 
 export async function deleteResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<void> {

@@ -23,3 +23,10 @@ export function sharedPool(): HostRequester {
   }
   return pool;
 }
+
+/** Closes the shared pool now (a Pulumi program that probed hosts must, or it never exits). */
+export async function closeSharedPool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.close();
+}
