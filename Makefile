@@ -21,8 +21,11 @@ deps:
 	@scripts/setup-debian.sh
 
 npm: node_modules/.package-lock.json
+# npm install, not npm ci: npm 11's npm ci refuses this lock file for the optional
+# per-platform packages it leaves out (jest's resolver bindings for other systems). The
+# lock still pins every version; npm install with an in-sync lock changes nothing.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 bpf:

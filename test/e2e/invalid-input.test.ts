@@ -1,16 +1,15 @@
 // End to end: input that can never work fails `preview` (and `up`) with the field named,
 // before any host is contacted: on a fresh lab, no SSH login and no helper deployment.
 import path from "node:path";
-import { labUp, type Lab } from "../support/lab";
-import { requireRoot } from "../support/require-root";
+import { type Lab } from "../support/lab";
 import { helperDir, snapshotAll, sshLogins } from "./support/hosts";
+import { exampleSuite } from "./support/suite";
 import { ExampleProject } from "./support/project";
 
 jest.setTimeout(10 * 60_000);
 
 let lab: Lab;
 let project: ExampleProject;
-const made: string[] = [];
 
 async function newStack(name: string, config: Record<string, string>): Promise<string> {
   made.push(name);
@@ -24,22 +23,7 @@ function untouched(before: ReturnType<typeof snapshotAll>): void {
   expect(sshLogins(lab, "hv1")).toBe(0);
 }
 
-beforeAll(async () => {
-  requireRoot();
-  lab = await labUp({ hosts: 1 });
-  project = await ExampleProject.create("quickstart");
-}, 10 * 60_000);
-
-afterEach(async () => {
-  const problems: string[] = [];
-  for (const stack of made.splice(0)) problems.push(...(await project.dropStack(stack)));
-  if (problems.length) throw new Error(`cleanup: ${problems.join("\n")}`);
-});
-
-afterAll(() => {
-  project?.remove();
-  lab?.down();
-});
+const { made } = exampleSuite("quickstart", 1, (l, p) => { lab = l; project = p; });
 
 test("VLAN 4095 fails preview and up naming the field; no host is contacted", async () => {
   const before = snapshotAll(lab);

@@ -3,33 +3,17 @@
 // one error naming the host, its kernel and each missing capability, and change nothing.
 import os from "node:os";
 import path from "node:path";
-import { labUp, type Lab } from "../support/lab";
-import { requireRoot } from "../support/require-root";
+import { type Lab } from "../support/lab";
 import { snapshotAll } from "./support/hosts";
+import { exampleSuite } from "./support/suite";
 import { ExampleProject } from "./support/project";
 
 jest.setTimeout(10 * 60_000);
 
 let lab: Lab;
 let project: ExampleProject;
-const made: string[] = [];
 
-beforeAll(async () => {
-  requireRoot();
-  lab = await labUp({ hosts: 1 });
-  project = await ExampleProject.create("netkit-afxdp");
-}, 10 * 60_000);
-
-afterEach(async () => {
-  const problems: string[] = [];
-  for (const stack of made.splice(0)) problems.push(...(await project.dropStack(stack)));
-  if (problems.length) throw new Error(`cleanup: ${problems.join("\n")}`);
-});
-
-afterAll(() => {
-  project?.remove();
-  lab?.down();
-});
+const { made } = exampleSuite("netkit-afxdp", 1, (l, p) => { lab = l; project = p; });
 
 test("preview and up fail with a capability error naming the host and what it lacks; nothing changes", async () => {
   const before = snapshotAll(lab);

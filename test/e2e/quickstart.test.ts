@@ -3,11 +3,11 @@
 // witnessed inside the host with ip, bpftool and find, never through hvnet.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { labUp, type Lab } from "../support/lab";
-import { requireCommand, requireRoot } from "../support/require-root";
+import { type Lab } from "../support/lab";
 import {
   fdbEntries, helperDir, link, pinnedLink, snapshotAll, sshLogins, type HostSnapshot,
 } from "./support/hosts";
+import { exampleSuite } from "./support/suite";
 import { ExampleProject, parseEvents, stepOps } from "./support/project";
 
 jest.setTimeout(10 * 60_000);
@@ -21,7 +21,6 @@ const HV = "hv1"; // the quickstart targets the first host
 let lab: Lab;
 let project: ExampleProject;
 let pristine: Record<string, HostSnapshot>;
-const made: string[] = [];
 let counter = 0;
 
 async function newStack(config: Record<string, string> = {}): Promise<string> {
@@ -43,24 +42,7 @@ const ifindexOf = (name: string) => {
   return l.ifindex;
 };
 
-beforeAll(async () => {
-  requireRoot();
-  requireCommand("bpftool");
-  lab = await labUp({ hosts: 2 });
-  pristine = snapshotAll(lab);
-  project = await ExampleProject.create("quickstart");
-}, 10 * 60_000);
-
-afterEach(async () => {
-  const problems: string[] = [];
-  for (const stack of made.splice(0)) problems.push(...(await project.dropStack(stack)));
-  if (problems.length) throw new Error(`cleanup: ${problems.join("\n")}`);
-});
-
-afterAll(() => {
-  project?.remove();
-  lab?.down();
-});
+const { made } = exampleSuite("quickstart", 2, (l, p) => { lab = l; project = p; pristine = snapshotAll(l); });
 
 test("preview changes nothing on any host, before the first up and with changes pending", async () => {
   const stack = await newStack();
