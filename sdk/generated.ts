@@ -240,7 +240,7 @@ export interface NetkitLowerArgs {
   netns?: pulumi.Input<string>;
   /** Default policy without a BPF program: pass (default) or drop (in place). */
   policy?: pulumi.Input<string>;
-  /** default or none (in place). */
+  /** default or none (replaces: the kernel fixes it at creation). */
   scrub?: pulumi.Input<string>;
   /** Needed headroom in bytes (replaces). */
   headroom?: pulumi.Input<number>;
@@ -371,7 +371,7 @@ export class NetkitLower extends pulumi.dynamic.Resource {
   declare public readonly netns: pulumi.Output<string | undefined>;
   /** Default policy without a BPF program: pass (default) or drop (in place). */
   declare public readonly policy: pulumi.Output<string | undefined>;
-  /** default or none (in place). */
+  /** default or none (replaces: the kernel fixes it at creation). */
   declare public readonly scrub: pulumi.Output<string | undefined>;
   /** Needed headroom in bytes (replaces). */
   declare public readonly headroom: pulumi.Output<number | undefined>;

@@ -11,9 +11,10 @@ export const netkitLower: ResourceKind<NetkitArgs> = {
     return netns ? { name, netns } : { name };
   },
   identity: (a) => (a.netns ? { name: a.name, netns: a.netns } : { name: a.name }),
-  // A lease cannot be undone except by deleting the device: everything but the
-  // policies replaces it, and the old device must go first (same name).
-  replaceOn: ["name", "lowerDevice", "queues", "mode", "netns", "headroom", "tailroom", "api"],
+  // A lease cannot be undone except by deleting the device: everything but the policy
+  // replaces it, and the old device must go first (same name). Scrub too: the kernel
+  // fixes it at creation (netkit_change_link refuses it), whatever DESIGN.md hoped.
+  replaceOn: ["name", "lowerDevice", "queues", "mode", "netns", "scrub", "headroom", "tailroom", "api"],
   deleteBeforeReplace: true,
   outputs: ["ifindex", "leases", "api", "qemuNetdev"],
 };

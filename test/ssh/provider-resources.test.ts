@@ -3,6 +3,7 @@
 // hosts served in parallel. RssContext and NetkitLower need hardware and a kernel the lab
 // lacks: over SSH they must fail with a capability error and change nothing.
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { requireRoot, requireCommand } from "../support/require-root";
 import { labUp, Lab, LabHost } from "../support/lab";
@@ -46,46 +47,65 @@ afterAll(async () => {
   lab?.down();
 }, 60000);
 
-/** Start times (ms since boot) of the hvnet helper processes running on this machine. */
-function helperStartTimes(): number[] {
-  const hz = 100; // USER_HZ on Linux x86_64
-  const out: number[] = [];
-  for (const pid of fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("/var/lib/hvnet/helper/")) continue;
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.push((Number(fields[19]) * 1000) / hz);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out.sort((a, b) => a - b);
+/**
+ * A TCP barrier in front of each host's sshd: no connection is forwarded until every host
+ * has been dialed. A pool that served hosts one after the other would never get there.
+ */
+async function barrierProxies(hosts: LabHost[]): Promise<{ ports: number[]; reached: Promise<void>; close(): void }> {
+  const waiting: Array<() => void> = [];
+  const sockets: net.Socket[] = [];
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (release = resolve));
+  const servers = await Promise.all(hosts.map((h) => new Promise<net.Server>((resolve) => {
+    const server = net.createServer((client) => {
+      sockets.push(client);
+      client.pause();
+      waiting.push(() => {
+        const upstream = net.connect(h.port, h.address, () => {
+          client.pipe(upstream).pipe(client);
+          client.resume();
+        });
+        sockets.push(upstream);
+        upstream.on("error", () => client.destroy());
+        client.on("error", () => upstream.destroy());
+      });
+      if (waiting.length === hosts.length) {
+        release();
+        for (const go of waiting) go();
+      }
+    });
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  })));
+  return {
+    ports: servers.map((s) => (s.address() as net.AddressInfo).port),
+    reached,
+    close() {
+      for (const s of sockets) s.destroy();
+      for (const s of servers) s.close();
+    },
+  };
 }
 
 describe("three hosts in parallel", () => {
-  test("the hosts are served at once: a second helper starts before the first host is done", async () => {
-    // First in the file: every host is cold (nothing deployed yet), so all do the same work.
-    const uptimeMs = () => Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 1000;
-    const finished: number[] = [];
-    const results = await Promise.all(lab.inventory.hosts.map(async (h) => {
-      const r = await create("XdpProgram", spec(h), { device: "uplink0", program: "pass" });
-      finished.push(uptimeMs());
-      return r;
-    }));
+  test("the pool dials every host before any of them answers", async () => {
+    const hosts = lab.inventory.hosts;
+    const proxies = await barrierProxies(hosts);
+    const parallelPool = new HostPool({ helperDir: HELPER_DIR });
     try {
-      expect(results.map((r) => r.id)).toEqual(lab.inventory.hosts.map((h) => `${h.name}/xdp//uplink0/`));
-      for (const [i, h] of lab.inventory.hosts.entries()) {
+      const viaProxy = hosts.map((h, i) => ({ ...spec(h), address: "127.0.0.1", port: proxies.ports[i] }));
+      const work = Promise.all(viaProxy.map((host) => createResource(parallelPool, KINDS.XdpProgram, requireValidInputs(KINDS.XdpProgram, { host, device: "uplink0", program: "pass" }))));
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the pool did not dial all three hosts at once")), 20000).unref());
+      await Promise.race([proxies.reached, timeout]);
+      const results = await work;
+      expect(results.map((r) => r.id)).toEqual(hosts.map((h) => `${h.name}/xdp//uplink0/`));
+      for (const [i, h] of hosts.entries()) {
         const [link] = hostJson(h, "ip", "-j", "-d", "link", "show", "dev", "uplink0");
         expect(link.xdp.prog.id).toBe(results[i].outs.programId);
       }
-      const starts = helperStartTimes();
-      expect(starts).toHaveLength(3);
-      // Served one host after the other, the second helper would start only after the
-      // first host was done. (Clock ticks are 10 ms: allow one.)
-      expect(starts[1]).toBeLessThan(Math.min(...finished) + 10);
+      await Promise.all(results.map((r, i) => deleteResource(parallelPool, KINDS.XdpProgram, r.id, { ...r.outs, host: viaProxy[i] })));
     } finally {
-      await Promise.all(results.map((r, i) => deleteResource(pool, KINDS.XdpProgram, r.id, { ...r.outs, host: spec(lab.inventory.hosts[i]) })));
+      await parallelPool.close();
+      proxies.close();
     }
   });
 });

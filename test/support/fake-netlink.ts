@@ -364,7 +364,21 @@ export class FakeNetlinkKernel {
   private changelink(l: FakeLink, p: Buffer, a: AttrSet): void {
     const xdp = a.get(U.IFLA_XDP);
     if (xdp && l.kind === "netkit") throw refuse("EPERM", undefined, xdp.offset);
-    if (a.has(U.IFLA_LINKINFO)) throw refuse("EOPNOTSUPP", "test double: changing link data is not modelled");
+    const info = a.nest(U.IFLA_LINKINFO);
+    if (info) {
+      // drivers/net/netkit.c netkit_change_link: only the policies may change; mode,
+      // scrub, head/tailroom and the peer are fixed once the device exists.
+      if (l.kind !== "netkit" || info.string(U.IFLA_INFO_KIND) !== "netkit") throw refuse("EOPNOTSUPP", "test double: changing link data is not modelled");
+      const data = info.nest(U.IFLA_INFO_DATA);
+      for (const [t, what] of [[U.IFLA_NETKIT_MODE, "operating mode"], [U.IFLA_NETKIT_SCRUB, "scrubbing"], [U.IFLA_NETKIT_PEER_SCRUB, "peer scrubbing"], [U.IFLA_NETKIT_HEADROOM, "headroom"], [U.IFLA_NETKIT_TAILROOM, "tailroom"], [U.IFLA_NETKIT_PEER_INFO, "peer info"]] as const) {
+        if (data?.has(t)) throw refuse("EINVAL", `netkit link ${what} cannot be changed after device creation`, data.get(t)!.offset);
+      }
+      const policy = data?.u32(U.IFLA_NETKIT_POLICY);
+      if (policy !== undefined) {
+        if (policy !== U.NETKIT_PASS && policy !== U.NETKIT_DROP) throw refuse("EINVAL", "Provided default xmit policy not supported", data!.get(U.IFLA_NETKIT_POLICY)!.offset);
+        l.netkit!.policy = policy;
+      }
+    }
     const change = p.readUInt32LE(12);
     if (change & U.IFF_UP) l.up = (p.readUInt32LE(8) & U.IFF_UP) !== 0;
     const mtu = a.u32(U.IFLA_MTU);

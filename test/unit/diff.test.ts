@@ -23,7 +23,7 @@ const CASES: [string, Record<string, unknown>, "replace" | "update"][] = [
   ["RssContext", { flows: [{ type: "udp4", dst: "10.0.0.2" }] }, "update"],
   ["RssContext", { hashFunction: "xor" }, "update"],
   ["NetkitLower", { policy: "drop" }, "update"],
-  ["NetkitLower", { scrub: "none" }, "update"],
+  ["NetkitLower", { scrub: "none" }, "replace"],
   ["NetkitLower", { queues: { start: 14, count: 2 } }, "replace"],
   ["NetkitLower", { mode: "l2" }, "replace"],
   ["NetkitLower", { netns: "vm1" }, "replace"],

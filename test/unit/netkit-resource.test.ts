@@ -11,6 +11,8 @@ import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/net
 import { NETKIT_DEVICE_SINGLE } from "../../provider/helper/kernel/netlink/rtnetlink-uapi";
 import { InputReader } from "../../provider/helper/validate/reader";
 import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
+import { encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
 import { applyNetkitOn, removeNetkitOn, showNetkitOn, NetkitKernel, xskMapPin } from "../../provider/helper/resources/netkit";
 
 const RELEASE = "7.1.0-hvt-double";
@@ -146,6 +148,21 @@ describe("NetkitLower apply (test double, not the kernel)", () => {
     expect(e.message).toContain("eth7");
     expect(fake.link("nk0")).toBeUndefined();
   });
+});
+
+test("the policy changes in place on the same device; the kernel refuses a scrub change (test double, not the kernel)", () => {
+  const { fake, k } = setup();
+  const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 1 } }));
+  const updated = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 1 }, policy: "drop", adopt: true }));
+  expect(updated.ifindex).toBe(first.ifindex);
+  expect(fake.link("nk0")!.netkit!.policy).toBe(2); // NETKIT_DROP
+  expect(showNetkitOn(k, { name: "nk0" })).toMatchObject({ policy: "drop" });
+  // What the resource's diff replaces instead: the double, like netkit_change_link, refuses it.
+  const e = thrown(() => k.rt.nl.request(16, 1 | 4, Buffer.concat([
+    Buffer.from(encodeNetkitPolicyChange(first.ifindex, "pass").payload.subarray(0, 16)),
+    encodeAttrs([nla.nest(18, [nla.string(1, "netkit"), nla.nest(2, [nla.u32(6, 0)])])]),
+  ]), { op: "RTM_NEWLINK" }));
+  expect(e.message).toContain("scrubbing cannot be changed after device creation");
 });
 
 describe("NetkitLower show and remove (test double, not the kernel)", () => {

@@ -68,6 +68,8 @@ export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
   if (existing) {
     if (!args.adopt) throw new OpError("EEXIST", `device ${args.name} already exists; set adopt: true to take it over`);
     if (existing.kind !== "netkit") throw new OpError("EEXIST", `device ${args.name} exists and is a ${existing.kind ?? "non-netkit"} device`);
+    // Converge what can change in place: the default policy (the rest replaces the device).
+    if (existing.netkit?.policy !== undefined && existing.netkit.policy !== args.policy) k.target.setNetkitPolicy(existing.ifindex, args.policy);
     const leases = leasesOf(k, existing, lower);
     return { ifindex: existing.ifindex, leases, api: "lease", qemuNetdev: qemuNetdev(args, leases[0]?.netkitQueue ?? 1) };
   }

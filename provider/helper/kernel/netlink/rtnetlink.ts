@@ -244,6 +244,26 @@ export function checkNetkitSpec(spec: NetkitSpec): void {
  * RTM_NEWLINK kind "netkit". IFLA_INFO_DATA carries only what was asked for, in
  * attribute order; the kernel's defaults (l3, pass, scrub default, pair) fill the rest.
  */
+/**
+ * Changes a netkit device's default policy in place (RTM_NEWLINK without NLM_F_CREATE,
+ * IFLA_LINKINFO {kind "netkit", data {IFLA_NETKIT_POLICY}}). The policy is the only
+ * setting netkit_change_link accepts on an existing device: mode, scrub and head/tailroom
+ * are fixed at creation (drivers/net/netkit.c).
+ */
+export function encodeNetkitPolicyChange(ifindex: number, policy: NetkitPolicy): Request {
+  u32Range("ifindex", ifindex, 1, 0x7fffffff);
+  const info = nla.nest(U.IFLA_LINKINFO, [
+    nla.string(U.IFLA_INFO_KIND, "netkit"),
+    nla.nest(U.IFLA_INFO_DATA, [nla.u32(U.IFLA_NETKIT_POLICY, POLICY[policy])]),
+  ]);
+  return {
+    type: U.RTM_NEWLINK,
+    flags: 0,
+    payload: Buffer.concat([ifinfomsg({ index: ifindex }), encodeAttrs([info])]),
+    headerLen: U.IFINFOMSG_LEN,
+  };
+}
+
 export function encodeNetkitCreate(spec: NetkitSpec): Request {
   const data: Attr[] = [];
   if (spec.peer) data.push(peerInfo(U.IFLA_NETKIT_PEER_INFO, spec.peer));
@@ -550,6 +570,9 @@ export class RtNetlink {
 
   setLink(ref: LinkRef, change: Omit<LinkChange, "netnsFd">): void {
     this.run(encodeLinkChange(ref, change), "RTM_NEWLINK set", String(ref));
+  }
+  setNetkitPolicy(ifindex: number, policy: NetkitPolicy): void {
+    this.run(encodeNetkitPolicyChange(ifindex, policy), "RTM_NEWLINK netkit policy", String(ifindex));
   }
   setUp(ref: LinkRef): void {
     this.setLink(ref, { up: true });
