@@ -15,15 +15,8 @@ import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";
 import { bpftoolHas, bpftoolJson, ipXdpMode, ipXdpProgId, mountTestBpffs, TestBpffs, vethPair } from "../fixtures/bpf/support";
+import { thrown } from "../support/thrown";
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
 
 /** ip -d link "xdp.mode": XDP_ATTACHED_DRV = 1, XDP_ATTACHED_SKB = 2 (if_link.h). */
 const ATTACHED_DRV = 1;

@@ -14,15 +14,8 @@ import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";
 import { bpftoolJson, mountTestBpffs, TestBpffs, vethPair } from "../fixtures/bpf/support";
+import { thrown } from "../support/thrown";
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
 
 /** struct fdb_key { __u16 vlan; __u8 mac[6]; } of the fixture, for entry i. */
 function fdbKey(i: number, vlan = 0): Buffer {

@@ -12,15 +12,8 @@ import { requireCommand, requireRoot } from "../support/require-root";
 import { buildFixture } from "../fixtures/bpf/build";
 import { bpftoolHas, bpftoolJson, mountTestBpffs, mountsAt, TestBpffs } from "../fixtures/bpf/support";
 import { ensureBpffs, isBpffs, isUnderBpffs } from "../../provider/helper/kernel/bpf/pin";
+import { thrown } from "../support/thrown";
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("BpfObject (real kernel)", () => {
   let obj: BpfObject | undefined;

@@ -12,6 +12,7 @@ import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";
 import { ethtoolStats, vethPair } from "../fixtures/bpf/support";
+import { thrown } from "../support/thrown";
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -31,14 +32,6 @@ function frame(): Buffer {
   return f;
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a throw");
-}
 
 describe("BpfProgram.testRun (real kernel)", () => {
   let obj: BpfObject;

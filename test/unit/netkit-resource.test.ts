@@ -14,6 +14,7 @@ import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
 import { encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
 import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
 import { applyNetkitOn, removeNetkitOn, showNetkitOn, NetkitKernel, xskMapPin } from "../../provider/helper/resources/netkit";
+import { thrown } from "../support/thrown";
 
 const RELEASE = "7.1.0-hvt-double";
 const NIC_QUEUES = 16;
@@ -29,14 +30,6 @@ function setup(opts: FakeOptions = {}) {
 
 const args = (raw: Record<string, unknown>) => readNetkitArgs(InputReader.of({ lowerDevice: "eth0", ...raw }));
 
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error("expected an error");
-}
 
 /** NIC rx queue → its lease as queue-get reports it (undefined: not leased). */
 function leaseOnNic(netdev: NetdevGenl, nicIfindex: number, queue: number) {

@@ -18,6 +18,7 @@ import {
   IFLA_XDP_FD,
   RTM_NEWLINK,
 } from "../../provider/helper/kernel/netlink/rtnetlink-uapi";
+import { thrown } from "../support/thrown";
 
 function setup(opts: ConstructorParameters<typeof FakeNetlinkKernel>[0] = {}) {
   const kernel = new FakeNetlinkKernel(opts);
@@ -33,15 +34,6 @@ const lease = (ifindex: number, nic: number, queue: number): QueueCreateRequest 
   lease: { ifindex: nic, queue: { id: queue, type: "rx" } },
 });
 
-function thrown(fn: () => unknown): NetlinkError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof NetlinkError) return e;
-    throw e;
-  }
-  throw new Error("expected a NetlinkError");
-}
 
 describe("netkit creation (test double, not the kernel)", () => {
   test("a pair is created with its options and read back", () => {

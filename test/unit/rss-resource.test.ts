@@ -13,6 +13,7 @@ import * as kernelRss from "../../provider/helper/kernel/ethtool/rss";
 import * as ntuple from "../../provider/helper/kernel/ethtool/ntuple";
 import { RssContextBusyError } from "../../provider/helper/kernel/ethtool/errors";
 import { ETHTOOL_SRSSH, ETHTOOL_SRXCLSRLDEL, ETHTOOL_SRXCLSRLINS } from "../../provider/helper/kernel/ethtool/structs";
+import { thrown } from "../support/thrown";
 
 // The state directory is read when the state modules load, so the resource module is
 // loaded only after HVNET_STATE_DIR points at a directory of this test file's own. No
@@ -69,14 +70,6 @@ const FLOW_B = { type: "udp4", dst: "10.0.0.5", dstPort: 4789 };
 const FLOW_C = { type: "tcp6", dst: "fd00::5", dstPort: 80 };
 const FLOW_D = { type: "udp4", src: "192.0.2.9", srcPort: 53 };
 
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error("expected an error");
-}
 
 /** Records the successful rule deletions and context deletions, in order. */
 function watching(nic: FakeEthtoolNic): { dev: EthtoolDevice; steps: string[] } {
