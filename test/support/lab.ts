@@ -6,29 +6,20 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { LabInventory as SdkLabInventory, LabInventoryHost } from "../../sdk/lab";
 
 export const LAB_SCRIPT = path.resolve(__dirname, "../../scripts/lab.sh");
 
-/** One lab host as written to DIR/inventory.json by `scripts/lab.sh up`. */
-export interface LabHost {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  privateKeyPath: string;
-  /** `SHA256:…` fingerprint of the host's ed25519 key. */
-  hostKey: string;
-  netns: string;
+/** One lab host as written to DIR/inventory.json by `scripts/lab.sh up` (the SDK reads the connection part). */
+export interface LabHost extends LabInventoryHost {
   /** Absolute path of the file the host's mount namespace is bound on. */
   mountns: string;
-  uplink: string;
 }
 
-export interface LabInventory {
+export interface LabInventory extends SdkLabInventory {
   name: string;
   dir: string;
   hosts: LabHost[];
-  knownHosts: string;
   management: { bridge: string; address: string; subnet: string };
   external: { netns: string; device: string; address: string; subnet: string };
   switch: { netns: string; bridge: string };
