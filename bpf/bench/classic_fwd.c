@@ -11,22 +11,10 @@
 #include <bpf/bpf_endian.h>
 
 #include "hvnet.h"
+#include "fdb_maps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HVNET_FDB_MAX_ENTRIES);
-	__type(key, struct hvnet_fdb_key);
-	__type(value, struct hvnet_fdb_value);
-} fdb SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
-	__uint(max_entries, HVNET_PORTS_MAX_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct bpf_devmap_val);
-} ports SEC(".maps");
 
 SEC("xdp")
 int classic_fwd(struct xdp_md *ctx)

@@ -4,7 +4,7 @@ import { probe } from "./resources/probe";
 import { applyRss, showRss, removeRss } from "./resources/rss";
 import { applyNetkit, showNetkit, removeNetkit } from "./resources/netkit";
 import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
-import { applyFdb, applyFdbMany, showFdb, removeFdb } from "./resources/fdb";
+import { applyFdb, applyFdbMany, showFdb, removeFdb, removeFdbMany } from "./resources/fdb";
 import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
 
 export function opTable(hello: () => unknown): OpTable {
@@ -22,7 +22,7 @@ export function opTable(hello: () => unknown): OpTable {
     "xdp.remove": { one: removeXdp },
     "fdb.apply": { one: applyFdb, many: applyFdbMany },
     "fdb.show": { one: showFdb },
-    "fdb.remove": { one: removeFdb },
+    "fdb.remove": { one: removeFdb, many: removeFdbMany },
     "vmif.apply": { one: applyVmif },
     "vmif.show": { one: showVmif },
     "vmif.remove": { one: removeVmif },

@@ -69,20 +69,18 @@ export async function readResource(pool: HostRequester, kind: ResourceKind, id: 
   return { id, props: { ...props, ...pick(shown, known) } };
 }
 
-export async function updateResource(pool: HostRequester, kind: ResourceKind, id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
+export async function updateResource(pool: HostRequester, kind: ResourceKind, _id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
   const host = news.host as HostSpec;
   // It is ours already: converge it, whatever `adopt` says. Identity outputs (the kernel's
   // RSS context id) travel along so the helper converges the same object.
   const args = { ...helperArgs(news), adopt: true, ...pick(olds, identityOutputs(kind)) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
-  void id;
   return { outs: { ...news, ...pick(outputs, kind.outputs) } };
 }
 
-export async function deleteResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<void> {
+export async function deleteResource(pool: HostRequester, kind: ResourceKind, _id: string, props: Props): Promise<void> {
   const host = props.host as HostSpec;
   const identity = kind.identity(helperArgs(props) as never, props);
-  void id;
   await pool.request(host, `${kind.kind}.remove`, identity);
 }
 

@@ -150,6 +150,13 @@ describe("FdbEntry", () => {
     expect(bpftool("map", "dump", "pinned", TABLE).length).toBe(1001);
     for (const r of requests.slice(0, 10)) expect(await host.call("fdb.remove", { table: r.args.table, vlan: r.args.vlan, mac: r.args.mac })).toMatchObject({ ok: true });
     expect(bpftool("map", "dump", "pinned", TABLE).length).toBe(991);
+    // The rest in one batch (as a destroy sends them): each gets its own answer.
+    const removals = requests.slice(10).map((r) => ({ op: "fdb.remove", args: { table: r.args.table, vlan: r.args.vlan, mac: r.args.mac } }));
+    removals.push({ op: "fdb.remove", args: { table: TABLE, vlan: 200, mac: "02:00:00:00:ff:ff" } }); // absent
+    const gone = await host.request("batch", { requests: removals });
+    expect(gone.results.slice(0, 990).every((r: any) => r.ok && r.result.removed)).toBe(true);
+    expect(gone.results[990]).toEqual({ ok: true, result: { removed: false } });
+    expect(bpftool("map", "dump", "pinned", TABLE).length).toBe(1);
   });
 
   test("a bad entry in a batch fails alone, naming its field", async () => {

@@ -271,17 +271,49 @@ export function showFdb(raw: unknown) {
   }
 }
 
-export function removeFdb(raw: unknown) {
-  const key = readKey(raw);
-  if (!fs.existsSync(key.table)) return { removed: false };
-  return withLock(tableLock(key.table), () => {
-    const table = openTable(key.table);
+/** Deletes entries of one table and prunes the ports they left unused, once. */
+function removeFromTable(tablePin: string, keys: Array<{ vlan: number; mac: string }>): boolean[] {
+  if (!fs.existsSync(tablePin)) return keys.map(() => false);
+  return withLock(tableLock(tablePin), () => {
+    const table = openTable(tablePin);
     try {
-      const removed = table.fdb.delete(layout.encodeFdbKey(key));
+      const removed = keys.map((k) => table.fdb.delete(layout.encodeFdbKey(k)));
+      // One scan of the table per request, not per entry: a destroy removes thousands.
       prunePorts(table);
-      return { removed };
+      return removed;
     } finally {
       table.close();
     }
   });
+}
+
+export function removeFdb(raw: unknown) {
+  const key = readKey(raw);
+  return { removed: removeFromTable(key.table, [key])[0] };
+}
+
+/** Many fdb.remove requests at once (a destroy): grouped per table. */
+export function removeFdbMany(raws: unknown[]): Outcome[] {
+  const out: Outcome[] = new Array(raws.length);
+  const byTable = new Map<string, { index: number; key: { vlan: number; mac: string } }[]>();
+  raws.forEach((raw, index) => {
+    try {
+      const key = readKey(raw);
+      const list = byTable.get(key.table) ?? [];
+      list.push({ index, key });
+      byTable.set(key.table, list);
+    } catch (err) {
+      out[index] = { ok: false, error: toErrorBody(err) };
+    }
+  });
+  for (const [tablePin, list] of byTable) {
+    try {
+      const removed = removeFromTable(tablePin, list.map((l) => l.key));
+      list.forEach((l, i) => (out[l.index] = { ok: true, result: { removed: removed[i] } }));
+    } catch (err) {
+      const body = toErrorBody(err);
+      for (const l of list) out[l.index] = { ok: false, error: body };
+    }
+  }
+  return out;
 }

@@ -121,7 +121,7 @@ export function attach(spec: AttachSpec, rt: RtNetlink): { state: AttachmentStat
         if (dev.xdp && dev.xdp.attached !== 0 && dev.xdp.attached !== "none") {
           throw new OpError("EBUSY", `${spec.device} already has an XDP program (id ${dev.xdp.progId}) that hvnet does not manage`);
         }
-        existing = attachLink(prog, dev.ifindex, spec.mode, spec.device);
+        existing = attachLink(prog, dev.ifindex, spec.mode);
         mkdirpBpffs(spec.pinDir);
         existing.pin(linkPin);
         created = true;
@@ -140,7 +140,7 @@ export function attach(spec: AttachSpec, rt: RtNetlink): { state: AttachmentStat
   }
 }
 
-function attachLink(prog: BpfProgram, ifindex: number, mode: AttachSpec["mode"], device: string): BpfLink {
+function attachLink(prog: BpfProgram, ifindex: number, mode: AttachSpec["mode"]): BpfLink {
   if (mode !== "auto") return BpfLink.attachXdp(prog, ifindex, mode);
   try {
     return BpfLink.attachXdp(prog, ifindex, "native");
@@ -148,7 +148,6 @@ function attachLink(prog: BpfProgram, ifindex: number, mode: AttachSpec["mode"],
     const code = (err as { code?: string }).code;
     // A driver without native XDP says so with one of these; anything else is a real error.
     if (code !== "EOPNOTSUPP" && code !== "EINVAL" && code !== "ENOTSUPP") throw err;
-    void device;
     return BpfLink.attachXdp(prog, ifindex, "skb");
   }
 }

@@ -46,10 +46,3 @@ export function withLock<T>(scope: string, fn: () => T): T {
     pruneEmptyDirs(LOCK_DIR);
   }
 }
-
-/** Takes several locks in a fixed (sorted) order so two helpers cannot deadlock. */
-export function withLocks<T>(scopes: string[], fn: () => T): T {
-  const sorted = [...new Set(scopes)].sort();
-  const run = (i: number): T => (i === sorted.length ? fn() : withLock(sorted[i], () => run(i + 1)));
-  return run(0);
-}

@@ -31,14 +31,3 @@ export function deleteRecord(kind: string, key: string): void {
   // Leave no empty directories behind: destroy must leave the host as it was.
   pruneEmptyDirs(path.dirname(file(kind, key)));
 }
-
-export function listRecords<T>(kind: string): Array<{ key: string; value: T }> {
-  const dir = path.join(REGISTRY_DIR, kind);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir).filter((n) => n.endsWith(".json"));
-  } catch {
-    return [];
-  }
-  return names.map((n) => ({ key: decodeURIComponent(n.slice(0, -5)), value: JSON.parse(fs.readFileSync(path.join(dir, n), "utf8")) as T }));
-}

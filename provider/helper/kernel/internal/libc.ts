@@ -20,7 +20,6 @@ const raw = {
   setns: lib.func("int setns(int fd, int nstype)"),
   flock: lib.func("int flock(int fd, int op)"),
   mount: lib.func("int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)"),
-  syscall6: lib.func("syscall", "long", ["long", "long", "void *", "uint32_t"]),
 };
 
 function check(name: string, ret: number | bigint, context?: string): number {
