@@ -11,7 +11,8 @@ export interface CheckFailure {
 }
 
 /** Properties the runtime handles itself and never sends to the helper. */
-export const RUNTIME_PROPS = ["host", "__provider"];
+// __owner: "<project>/<stack>/<Type>/<name>", set by the SDK constructor (see readOwnership).
+export const RUNTIME_PROPS = ["host", "__provider", "__owner"];
 
 export function checkInputs(kind: ResourceKind, news: Record<string, unknown>): { inputs: Record<string, unknown>; failures: CheckFailure[] } {
   const failures: CheckFailure[] = [];

@@ -83,3 +83,28 @@ export function readNamedDevice(raw: unknown): { name: string; netns?: string } 
   r.finish();
   return netns ? { name, netns } : { name };
 }
+
+/**
+ * Who asks, carried on every apply and remove (DESIGN.md: every object has an owner and
+ * the identity of the operation that made it). `owner` is "<project>/<stack>/<Type>/<name>"
+ * (the SDK sets it from the resource's URN parts); `op` is a random id the provider draws
+ * once per create or update, so a retry of that same request carries the same `op`.
+ * Both are optional on the wire: tools and tests that call the helper directly may omit
+ * them, and an object made without an owner belongs to nobody (any owner may converge it).
+ */
+export interface Ownership {
+  owner?: string;
+  op?: string;
+}
+
+// No control characters, quotes or backslashes: owners land in records and messages.
+const OWNER_TEXT = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
+
+export function readOwnership(r: InputReader): Ownership {
+  const owner = r.string("owner", { optional: true, check: (s) => (OWNER_TEXT.test(s) ? undefined : "must be 1-512 characters without control characters, quotes or backslashes") });
+  const op = r.string("op", { optional: true, check: (s) => (/^[A-Za-z0-9-]{8,64}$/.test(s) ? undefined : "must be 8-64 letters, digits or dashes") });
+  const out: Ownership = {};
+  if (owner !== undefined) out.owner = owner;
+  if (op !== undefined) out.op = op;
+  return out;
+}
