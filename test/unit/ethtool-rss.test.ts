@@ -149,3 +149,20 @@ describe("rss (test double, not the kernel)", () => {
     expect(new EthtoolOperationError("x", "eth0", undefined)).toBeInstanceOf(Error);
   });
 });
+
+describe("the RSS-context capability is asked of the driver (test double, not the kernel)", () => {
+  test("a driver with contexts: true, and the probe's context is gone again", () => {
+    // A driver name no list knows: the answer comes from the ioctl, not from the name.
+    const nic = new FakeEthtoolNic({ driver: "nfp-next", combined: 8, contexts: true });
+    expect(rss.supportsRssContexts(nic, "eth0")).toBe(true);
+    expect([...nic.contexts.keys()]).toEqual([0]);
+  });
+
+  test("a driver without contexts, or without RSS: false, nothing left behind", () => {
+    const listed = new FakeEthtoolNic({ driver: "mlx5_core", combined: 8, contexts: false });
+    expect(rss.supportsRssContexts(listed, "eth0")).toBe(false);
+    expect([...listed.contexts.keys()]).toEqual([0]);
+    const noRss = new FakeEthtoolNic({ driver: "veth", combined: 1, rss: false });
+    expect(rss.supportsRssContexts(noRss, "eth0")).toBe(false);
+  });
+});

@@ -1,6 +1,6 @@
 // probe: what this host can do, for capability errors before anything is changed.
 // Features are probed (module presence, generic netlink op lists, driver answers), never
-// inferred from the kernel version: distributions backport.
+// inferred from the kernel version or a driver list: distributions backport.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
@@ -9,13 +9,10 @@ import { NetdevGenl } from "../kernel/netlink/netdev-genl";
 import { withEthtool } from "../kernel/ethtool/ioctl";
 import { getChannels } from "../kernel/ethtool/channels";
 import { driverNameOf } from "../kernel/ethtool/drvinfo";
-import { getRss } from "../kernel/ethtool/rss";
+import { getRss, supportsRssContexts } from "../kernel/ethtool/rss";
 import { getFeatures } from "../kernel/ethtool/features";
 import { ensureBpffs, isBpffs } from "../kernel/bpf/pin";
 import { BPFFS_ROOT } from "../validate/formats";
-
-/** Drivers known to implement additional RSS contexts (KERNEL.md). */
-const CONTEXT_DRIVERS = new Set(["sfc", "mlx5_core", "bnxt_en", "mvpp2", "rvu_nicpf", "fbnic"]);
 
 function netkitAvailability(): "loaded" | "module" | "absent" {
   if (fs.existsSync("/sys/module/netkit")) return "loaded";
@@ -57,7 +54,8 @@ export function probe() {
           driver,
           channels: channels ? { combined: channels.combined, rx: channels.rx, maxCombined: channels.maxCombined } : undefined,
           rss: rss !== undefined,
-          rssContexts: driver !== undefined && CONTEXT_DRIVERS.has(driver),
+          // Asked of the kernel (a context made and deleted), only where RSS itself works.
+          rssContexts: rss !== undefined && (attempt(() => supportsRssContexts(dev, l.name)) ?? false),
           ntuple: features?.get("rx-ntuple-filter")?.changeable ?? false,
           xdpFeatures: xdp?.xdpFeatures,
         };

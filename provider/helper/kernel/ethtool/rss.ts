@@ -294,3 +294,21 @@ export function resetDefaultIndirection(dev: EthtoolDevice, ifname: string): voi
   const inputXfrm = getRss(dev, ifname, 0).inputXfrm;
   write(dev, ifname, 0, "set", { rssContext: 0, indirSize: 0, keySize: 0, hfunc: 0, inputXfrm }, false);
 }
+
+/**
+ * Whether the driver implements additional RSS contexts, asked of the kernel: create a
+ * one-queue context and delete it again. No driver list: drivers gain context support
+ * over releases and distributions backport it. The context lives for one ioctl round
+ * trip, carries no ntuple rule and so steers nothing.
+ */
+export function supportsRssContexts(dev: EthtoolDevice, ifname: string): boolean {
+  let id: number;
+  try {
+    id = createContext(dev, ifname, { queues: { start: 0, count: 1 } });
+  } catch (e) {
+    if (e instanceof RssContextsUnsupportedError || e instanceof RssUnsupportedError) return false;
+    throw e;
+  }
+  deleteContext(dev, ifname, id);
+  return true;
+}
