@@ -90,7 +90,7 @@ state_get() {
 }
 
 # mounts_where FILTER: mount points (unescaped) from this process's mountinfo, one per
-# line. FILTER is "under:PATH" (PATH itself or below) or "fstype:TYPE".
+# line. FILTER is "under:PATH" (PATH itself or below), "fstype:TYPE" or "any:".
 mounts_where() {
   local kind="${1%%:*}" arg="${1#*:}" mp
   while read -r mp; do
@@ -102,7 +102,31 @@ mounts_where() {
       for (i = 7; i <= NF; i++) if ($i == "-") { fs = $(i + 1); break }
       if (kind == "fstype" && fs == arg) print $5
       if (kind == "under" && ($5 == arg || index($5, arg "/") == 1)) print $5
+      if (kind == "any") print $5
     }' /proc/self/mountinfo)
+}
+
+# is_mounted_at PATH: some mount has PATH as its mount point in this mount namespace.
+is_mounted_at() {
+  local mp
+  while IFS= read -r mp; do
+    [[ "$mp" == "$1" ]] && return 0
+  done < <(mounts_where any:)
+  return 1
+}
+
+# unmount_gone_ok [-l] PATH: unmounts the top mount at PATH. A mount that is no longer
+# there is not a failure: another process may remove it between our look at mountinfo
+# and this call (`ip netns del` unlinks its file, which detaches that mount in every mount
+# namespace, copies included). Only a mount still in place after a failed umount is one.
+unmount_gone_ok() {
+  local -a flags=()
+  if [[ "$1" == -l ]]; then flags=(-l); shift; fi
+  local mp="$1" err
+  err="$(umount "${flags[@]}" -- "$mp" 2>&1)" && return 0
+  is_mounted_at "$mp" || return 0
+  log "cannot unmount $mp: $err"
+  return 1
 }
 
 is_mountpoint_nsfs() {

@@ -31,33 +31,46 @@ mounts_make_host() {
     "$LAB_SELF" _host-mounts "$hd" 9<&-
 }
 
-# detach_tree PATH: lazily unmounts PATH and every mount below it, deepest first.
-detach_tree() {
+# detach_all_at PATH: lazily detaches every mount stacked at PATH, each with everything
+# below it, in one umount per layer: no list of the mounts below is taken, so none of
+# them (other tests' netns bindings under /run/netns among them) can vanish between a
+# look and an action.
+detach_all_at() {
   local mp
+  if is_mounted_at "$1"; then
+    while is_mounted_at "$1"; do
+      umount -l -- "$1"
+    done
+    return 0
+  fi
+  # PATH on its parent's filesystem (no /run tmpfs, say): one mount at a time, deepest
+  # first, each allowed to vanish on its own meanwhile.
   while read -r mp; do
     [[ -n "$mp" ]] || continue
-    umount -l -- "$mp"
+    unmount_gone_ok -l "$mp"
   done < <(mounts_where "under:$1" | sort -r)
 }
 
 # Runs inside the new mount namespace (private propagation), as `lab.sh _host-mounts HOSTDIR`.
 host_mounts_inside() {
   local hd="$1" mp
-  # The new namespace starts as a copy of the root one, including every netns and mntns
-  # binding (other labs', other tests' scratch namespaces). Copies would keep those
-  # namespaces and their links alive after their owners delete them, so drop them.
-  while read -r mp; do
-    [[ -n "$mp" ]] || continue
-    umount -l -- "$mp"
-  done < <(mounts_where fstype:nsfs | sort -r)
-
-  detach_tree /sys
-  mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-  mount -t bpf -o mode=0700 bpf /sys/fs/bpf
-
-  detach_tree /run
+  detach_all_at /run
   mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
   mkdir -m 0755 /run/sshd
+
+  # The new namespace starts as a copy of the root one. What is left of its nsfs bindings
+  # outside /run (other labs' host mount namespaces under their DIR/ns) are private
+  # copies: they would keep those namespaces alive after their owners unmount them, so
+  # this namespace drops its own copies. It never touches the originals, and a copy
+  # whose owner unlinks it meanwhile disappears on its own (unmount_gone_ok).
+  while read -r mp; do
+    [[ -n "$mp" ]] || continue
+    unmount_gone_ok -l "$mp"
+  done < <(mounts_where fstype:nsfs | sort -r)
+
+  detach_all_at /sys
+  mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+  mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 
   mount --bind -- "$hd/var-lib-hvnet" /var/lib/hvnet
 }
@@ -69,6 +82,6 @@ mounts_teardown() {
   local mp
   while read -r mp; do
     [[ -n "$mp" ]] || continue
-    umount -- "$mp"
+    unmount_gone_ok "$mp"
   done < <(mounts_where "under:$DIR" | sort -r)
 }

@@ -103,11 +103,12 @@ net_teardown() {
       # A veth whose peer's namespace was just deleted goes away on its own, a moment
       # later (the kernel cleans namespaces up asynchronously): only a link still there is
       # a failure.
-      [[ ! -e "/sys/class/net/$link" ]] || { echo "lab: cannot delete $link" >&2; return 1; }
+      [[ ! -e "/sys/class/net/$link" ]] || { log "cannot delete $link"; return 1; }
     fi
   done < <(lab_root_links)
   while read -r ns; do
     [[ -n "$ns" ]] || continue
-    ip netns del "$ns"
+    # Listed a moment ago; only one still there is a failure.
+    ip netns del "$ns" 2>/dev/null || ! netns_exists "$ns" || { log "cannot delete namespace $ns"; return 1; }
   done < <(lab_netns_list)
 }

@@ -24,15 +24,18 @@ pid_running() {
 # lab_ns_ids: "net:[INODE]" of each of this lab's named network namespaces and
 # "mnt:[INODE]" of each host mount namespace still bound under DIR.
 lab_ns_ids() {
-  local ns f
+  local ns f ino
+  # A namespace deleted since it was listed has no processes left to find.
   while read -r ns; do
     [[ -n "$ns" ]] || continue
-    printf 'net:[%s]\n' "$(ns_inode "/run/netns/$ns")"
+    if ino="$(ns_inode "/run/netns/$ns" 2>/dev/null)"; then
+      printf 'net:[%s]\n' "$ino"
+    fi
   done < <(lab_netns_list)
   if [[ -d "$NS_DIR" ]]; then
     for f in "$NS_DIR"/hv*; do
-      if [[ -f "$f" ]] && is_mountpoint_nsfs "$f"; then
-        printf 'mnt:[%s]\n' "$(ns_inode "$f")"
+      if [[ -f "$f" ]] && is_mountpoint_nsfs "$f" && ino="$(ns_inode "$f" 2>/dev/null)"; then
+        printf 'mnt:[%s]\n' "$ino"
       fi
     done
   fi
