@@ -43,7 +43,24 @@ function iface(name, props, required, input) {
   return s + "}\n\n";
 }
 
-let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.\nimport * as pulumi from "@pulumi/pulumi";\nimport { providerShim } from "./shim";\n\n`;
+let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
+import * as pulumi from "@pulumi/pulumi";
+import { providerShim } from "./shim";
+import { configError } from "./targets";
+
+/**
+ * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
+ * create the object with a default. Refused here, before any host is touched.
+ */
+function refuseUnknown(type: string, name: string, args: unknown, known: readonly string[]): void {
+  if (args === null || typeof args !== "object") return; // check() names a missing host
+  const unknown = Object.keys(args).filter((k) => !known.includes(k) && (args as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length === 0) return;
+  const what = unknown.length === 1 ? "property" : "properties";
+  throw configError(\`\${type} "\${name}": unknown \${what} \${unknown.join(", ")} (known: \${known.join(", ")})\`);
+}
+
+`;
 for (const [token, t] of Object.entries(schema.types)) {
   out += doc(t.description, "");
   out += iface(`${short(token)}Args`, t.properties, t.required || [], true);
@@ -72,10 +89,16 @@ for (const [token, r] of Object.entries(schema.resources)) {
   out += `\n  constructor(name: string, args: ${name}Args, opts?: pulumi.CustomResourceOptions) {\n`;
   // Every property gets a key, set or not: Pulumi makes output properties only of the
   // keys it is given, and an input left unset still comes back filled (a default).
+  const known = JSON.stringify(Object.keys(r.inputProperties));
+  out += `    refuseUnknown(${JSON.stringify(name)}, name, args, ${known});\n`;
   out += `    const props: Record<string, unknown> = {};\n`;
-  out += `    for (const k of ${JSON.stringify(Object.keys(r.inputProperties))}) props[k] = (args as unknown as Record<string, unknown>)[k];\n`;
+  out += `    for (const k of ${known}) props[k] = (args as unknown as Record<string, unknown>)[k];\n`;
   out += `    for (const k of ${JSON.stringify(outputs.filter((k) => !(k in r.inputProperties)))}) props[k] = undefined;\n`;
-  out += `    // host.privateKey is a secret: keep every copy of the host in state encrypted.\n`;
+  out += `    // The host holds private keys (its own, its jump host's), however they were given:\n`;
+  out += `    // secret as an input and as an output, so no copy of it in the state is plain text.\n`;
+  out += `    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);\n`;
+  out += `    // Who owns what this resource makes on the host (recorded there with the object).\n`;
+  out += `    props.__owner = \`\${pulumi.getProject()}/\${pulumi.getStack()}/${name}/\${name}\`;\n`;
   out += `    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };\n`;
   out += `    super(providerShim(${JSON.stringify(name)}), name, props, { ...opts, ...secrets }, "hvnet", ${JSON.stringify(name)});\n`;
   out += `  }\n}\n\n`;

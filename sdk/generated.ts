@@ -1,6 +1,19 @@
 // Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
 import { providerShim } from "./shim";
+import { configError } from "./targets";
+
+/**
+ * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
+ * create the object with a default. Refused here, before any host is touched.
+ */
+function refuseUnknown(type: string, name: string, args: unknown, known: readonly string[]): void {
+  if (args === null || typeof args !== "object") return; // check() names a missing host
+  const unknown = Object.keys(args).filter((k) => !known.includes(k) && (args as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length === 0) return;
+  const what = unknown.length === 1 ? "property" : "properties";
+  throw configError(`${type} "${name}": unknown ${what} ${unknown.join(", ")} (known: ${known.join(", ")})`);
+}
 
 /** How to reach one hypervisor over SSH. */
 export interface HostArgs {
@@ -346,10 +359,15 @@ export class RssContext extends pulumi.dynamic.Resource {
   declare public readonly indirectionTable: pulumi.Output<number[]>;
 
   constructor(name: string, args: RssContextArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("RssContext", name, args, ["host","device","queues","flows","hashKey","hashFunction","shrinkDefault","contextId","adopt"]);
     const props: Record<string, unknown> = {};
     for (const k of ["host","device","queues","flows","hashKey","hashFunction","shrinkDefault","contextId","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ruleIds","indirectionTable"]) props[k] = undefined;
-    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/RssContext/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
     super(providerShim("RssContext"), name, props, { ...opts, ...secrets }, "hvnet", "RssContext");
   }
@@ -389,10 +407,15 @@ export class NetkitLower extends pulumi.dynamic.Resource {
   declare public readonly qemuNetdev: pulumi.Output<string>;
 
   constructor(name: string, args: NetkitLowerArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("NetkitLower", name, args, ["host","name","lowerDevice","queues","mode","netns","policy","scrub","headroom","tailroom","api","adopt"]);
     const props: Record<string, unknown> = {};
     for (const k of ["host","name","lowerDevice","queues","mode","netns","policy","scrub","headroom","tailroom","api","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","leases","qemuNetdev"]) props[k] = undefined;
-    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/NetkitLower/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
     super(providerShim("NetkitLower"), name, props, { ...opts, ...secrets }, "hvnet", "NetkitLower");
   }
@@ -428,10 +451,15 @@ export class XdpProgram extends pulumi.dynamic.Resource {
   declare public readonly attachMode: pulumi.Output<string>;
 
   constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("XdpProgram", name, args, ["host","device","program","mode","netns","pinDir","adopt"]);
     const props: Record<string, unknown> = {};
     for (const k of ["host","device","program","mode","netns","pinDir","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["programId","programTag","linkId","linkPin","maps","attachMode"]) props[k] = undefined;
-    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/XdpProgram/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
     super(providerShim("XdpProgram"), name, props, { ...opts, ...secrets }, "hvnet", "XdpProgram");
   }
@@ -457,10 +485,15 @@ export class FdbEntry extends pulumi.dynamic.Resource {
   declare public readonly ifindex: pulumi.Output<number>;
 
   constructor(name: string, args: FdbEntryArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("FdbEntry", name, args, ["host","table","vlan","mac","device","ingressAcl","adopt"]);
     const props: Record<string, unknown> = {};
     for (const k of ["host","table","vlan","mac","device","ingressAcl","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex"]) props[k] = undefined;
-    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/FdbEntry/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
     super(providerShim("FdbEntry"), name, props, { ...opts, ...secrets }, "hvnet", "FdbEntry");
   }
@@ -504,10 +537,15 @@ export class VmInterface extends pulumi.dynamic.Resource {
   declare public readonly libvirtXml: pulumi.Output<string>;
 
   constructor(name: string, args: VmInterfaceArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("VmInterface", name, args, ["host","name","vcpus","queues","mac","vlan","addresses","owner","mtu","offloads","uplink","egress","netns","adopt"]);
     const props: Record<string, unknown> = {};
     for (const k of ["host","name","vcpus","queues","mac","vlan","addresses","owner","mtu","offloads","uplink","egress","netns","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","qemuArgs","libvirtXml"]) props[k] = undefined;
-    // host.privateKey is a secret: keep every copy of the host in state encrypted.
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/VmInterface/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
     super(providerShim("VmInterface"), name, props, { ...opts, ...secrets }, "hvnet", "VmInterface");
   }

@@ -1,10 +1,10 @@
 // Which hypervisors a stack targets: the hosts in stack config `hosts` (a secret JSON
 // list), or else the lab that `make lab-up` started. The same program serves both.
 import * as fs from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Host, HostArgs } from "./generated";
 import { LabInventory, labHosts, readLabInventory } from "./lab";
+import { labInventoryPath } from "../provider/runtime/host-config";
 
 export interface StackTarget {
   name: string;
@@ -24,10 +24,18 @@ interface ConfiguredHost extends Host {
 /**
  * The lab inventory: config hvnet:inventory, else $HVNET_LAB_INVENTORY, else the .lab of
  * the repository an example lives in (relative to the project directory Pulumi runs in).
+ * The provider finds the current connections for refresh and destroy the same way.
  */
 function inventoryPath(): string {
-  const configured = new pulumi.Config("hvnet").get("inventory") ?? process.env.HVNET_LAB_INVENTORY;
-  return path.resolve(process.cwd(), configured ?? "../../.lab/inventory.json");
+  return labInventoryPath(new pulumi.Config("hvnet").get("inventory"));
+}
+
+/** The connection with every private key (its own, its jump host's) a secret. */
+export function secretHost(spec: Host): HostArgs {
+  const host: HostArgs = { ...spec };
+  if (spec.privateKey !== undefined) host.privateKey = pulumi.secret(spec.privateKey);
+  if (spec.jumpHost !== undefined) host.jumpHost = secretHost(spec.jumpHost);
+  return host;
 }
 
 /**
@@ -52,8 +60,7 @@ function fromConfig(hosts: ConfiguredHost[]): StackTarget[] {
     if (typeof h.uplink !== "string" || h.uplink === "") throw configError(`config hosts[${i}].uplink is required (the host's NIC facing the network)`);
     const { uplink, ...spec } = h;
     const name = spec.name ?? spec.address;
-    const host: HostArgs = spec.privateKey === undefined ? spec : { ...spec, privateKey: pulumi.secret(spec.privateKey) };
-    return { name, uplink, host, spec };
+    return { name, uplink, host: secretHost(spec), spec };
   });
 }
 

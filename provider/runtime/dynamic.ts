@@ -6,6 +6,8 @@ import { checkInputs, requireValidInputs } from "./check";
 import { diffInputs } from "./diff";
 import { createResource, readResource, updateResource, deleteResource } from "./operations";
 import { sharedPool } from "./pool";
+import { ConfigSource, configureHosts, currentConnection } from "./host-config";
+import { HostSpec } from "../transport/host-spec";
 
 type Props = Record<string, any>;
 
@@ -30,8 +32,23 @@ export async function create(typeName: string, inputs: Props) {
   return createResource(sharedPool(), kind, requireValidInputs(kind, inputs));
 }
 
+export function configure(config: ConfigSource): void {
+  configureHosts(config);
+}
+
+/** props with the host's current connection (see host-config.ts), or props as they are. */
+function withCurrentHost(props: Props): Props {
+  if (!props?.host) return props;
+  const host = currentConnection(props.host as HostSpec);
+  return host === props.host ? props : { ...props, host };
+}
+
 export async function read(typeName: string, id: string, props: Props) {
-  return readResource(sharedPool(), kindOf(typeName), id, props ?? {});
+  const recorded = props ?? {};
+  const result = await readResource(sharedPool(), kindOf(typeName), id, withCurrentHost(recorded));
+  // The state keeps the connection the program gave; refresh only reads through the current one.
+  if (recorded.host && result.props.host) result.props.host = recorded.host;
+  return result;
 }
 
 export async function update(typeName: string, id: string, olds: Props, news: Props) {
@@ -40,5 +57,5 @@ export async function update(typeName: string, id: string, olds: Props, news: Pr
 }
 
 export async function remove(typeName: string, id: string, props: Props) {
-  return deleteResource(sharedPool(), kindOf(typeName), id, props);
+  return deleteResource(sharedPool(), kindOf(typeName), id, withCurrentHost(props));
 }

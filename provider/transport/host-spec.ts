@@ -3,6 +3,7 @@
 // every message names the field and the offending value (never the private key).
 import { isIP } from "node:net";
 import { utils as sshUtils } from "ssh2";
+import { controlCharProblem } from "../helper/validate/formats";
 import { parseHostKeyPin } from "./host-key";
 
 export interface HostSpec {
@@ -50,6 +51,33 @@ const HOST_NAME = /^[A-Za-z0-9._:@-]{1,253}$/;
 
 export function hostIdentity(spec: HostSpec): string {
   return spec.name ?? spec.address;
+}
+
+/**
+ * Every detail that decides which machine a connection reaches (and which key it must
+ * present): two specs with equal keys reach the same sshd. Credentials (privateKey,
+ * agentSocket) are left out: they change who logs in, not where, and are secret.
+ */
+export function connectionKey(spec: HostSpec): string {
+  return JSON.stringify(connectionDetails(spec));
+}
+
+function connectionDetails(spec: HostSpec): unknown[] {
+  return [
+    hostIdentity(spec),
+    spec.address,
+    spec.port ?? DEFAULT_PORT,
+    spec.user ?? DEFAULT_USER,
+    spec.hostKey ?? null,
+    spec.insecureIgnoreHostKey === true,
+    spec.jumpHost ? connectionDetails(spec.jumpHost) : null,
+  ];
+}
+
+/** "user@address:port" (via the jump host's), for messages: never key material. */
+export function describeConnection(spec: HostSpec): string {
+  const here = `${spec.user ?? DEFAULT_USER}@${spec.address}:${spec.port ?? DEFAULT_PORT}`;
+  return spec.jumpHost ? `${here} via ${describeConnection(spec.jumpHost)}` : here;
 }
 
 export function isDnsName(s: string): boolean {
@@ -103,6 +131,8 @@ export function validateHostSpec(spec: unknown, field = "host"): string[] {
   }
   if (s.agentSocket !== undefined && (typeof s.agentSocket !== "string" || s.agentSocket === "")) {
     errors.push(`${f("agentSocket")} must be the path of an ssh-agent socket, got ${show(s.agentSocket)}`);
+  } else if (typeof s.agentSocket === "string" && controlCharProblem(s.agentSocket)) {
+    errors.push(`${f("agentSocket")} ${show(s.agentSocket)} ${controlCharProblem(s.agentSocket)}`);
   }
   if (s.privateKey === undefined && s.agentSocket === undefined) {
     errors.push(`${f("privateKey")} or ${f("agentSocket")} is required`);

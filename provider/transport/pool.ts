@@ -1,11 +1,13 @@
-// The host pool: one SSH connection and one helper process per host (by identity) for the
-// life of the provider process. Each host has its own connection, queue and helper, so
+// The host pool: one SSH connection and one helper process per host for the life of the
+// provider process. A host is keyed by everything that decides which machine a
+// connection reaches (connectionKey): two hosts that share a name but not an address or
+// host key never share a connection, and each one's pinned key is checked. Each host has its own connection, queue and helper, so
 // a host that is down or slow fails its own requests and never holds up the others.
 import { dial, type DialOptions, type SshConnection } from "./connection";
 import { ensureDeployed, helperCommand, loadBundle } from "./deploy";
 import { TransportError } from "./errors";
 import { HelperClient, HelperProcess, NotDeployedError, type RequestOptions } from "./helper-process";
-import { hostIdentity, validateHostSpec, type HostSpec } from "./host-spec";
+import { connectionKey, hostIdentity, validateHostSpec, type HostSpec } from "./host-spec";
 
 export interface HostPoolOptions {
   /** The helper bundle directory (dist/helper), deployed by content hash. */
@@ -59,8 +61,8 @@ class HostEntry {
     if (this.conn && !this.conn.closed) return Promise.resolve(this.conn);
     if (!this.connecting) {
       this.dials++;
-      // The latest spec seen for this identity: changed connection details (a new
-      // address, a rotated key) take effect on the next dial.
+      // The latest spec seen for this machine: changed credentials (a new private key)
+      // take effect on the next dial.
       this.connecting = dial(this.spec, this.opts.dial).then(
         (c) => {
           this.connecting = undefined;
@@ -146,19 +148,22 @@ export class HostPool {
       if (problems.length) return Promise.reject(new TransportError(name, problems.join("; "), "EINVAL"));
       this.validated.add(spec);
     }
-    let entry = this.hosts.get(name);
+    const key = connectionKey(spec);
+    let entry = this.hosts.get(key);
     if (!entry) {
       entry = new HostEntry(name, spec, this.opts);
-      this.hosts.set(name, entry);
+      this.hosts.set(key, entry);
     } else {
+      // Same machine; the credentials may have changed (a new private key).
       entry.spec = spec;
     }
     return entry.client.request(op, args, opts) as Promise<T>;
   }
 
-  /** Counters for one host (by spec or identity), for tests and benchmarks. */
+  /** Counters for one host (by spec, or by identity: the first connection of that name), for tests and benchmarks. */
   stats(host: HostSpec | string): HostStats | undefined {
-    return this.hosts.get(typeof host === "string" ? host : hostIdentity(host))?.stats();
+    if (typeof host !== "string") return this.hosts.get(connectionKey(host))?.stats();
+    return [...this.hosts.values()].find((e) => e.name === host)?.stats();
   }
 
   async close(): Promise<void> {

@@ -19,6 +19,8 @@ export class ValidationError extends Error {
 export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (value === undefined) return "undefined";
+  // JSON would print NaN and Infinity as null: the user gave neither null nor nothing.
+  if (typeof value === "number") return String(value);
   try {
     const s = JSON.stringify(value);
     return s.length > 80 ? `${s.slice(0, 77)}...` : s;

@@ -2,6 +2,17 @@
 // completes "<value> ..." or undefined when the value is fine.
 import { isIP } from "node:net";
 
+// C0 controls and DEL: a newline in a path splits a log line or a record on the host, and
+// no device, pin or program path an operator means contains one.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Names the first control character of s (as U+00XX, since it does not print). */
+export function controlCharProblem(s: string): string | undefined {
+  const m = CONTROL.exec(s);
+  if (!m) return undefined;
+  return `contains the control character U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
 // Linux allows more, but these are the names an operator can type safely anywhere
 // (IFNAMSIZ is 16 including the NUL: 15 bytes).
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;

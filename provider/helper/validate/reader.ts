@@ -120,7 +120,9 @@ export class InputReader {
       this.fail(this.path(name), `must be a string, got ${show(v)}`);
       return undefined;
     }
-    const problem = opts.check?.(v);
+    // Every string, whatever its own check: a path (program.object) or name with a
+    // newline must never reach the host.
+    const problem = formats.controlCharProblem(v) ?? opts.check?.(v);
     if (problem) {
       this.fail(this.path(name), `${show(v)} ${problem}`);
       return undefined;

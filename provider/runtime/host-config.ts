@@ -1,0 +1,78 @@
+// The connection each host has in the stack config of the current run. refresh and
+// destroy work from the state, which records the connection of the last `up`: after a
+// host's key is replaced (and the config updated) that one no longer connects. A host of
+// the same identity (name) in the current config is reached the current way instead.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { HostSpec, hostIdentity, validateHostSpec } from "../transport/host-spec";
+
+/** What a dynamic provider's configure() is given (pulumi.dynamic.Config). */
+export interface ConfigSource {
+  get(key: string): unknown;
+}
+
+/** One place for the rule the SDK (in the program) and the runtime (in the provider) share. */
+export function labInventoryPath(configured: string | undefined, cwd = process.cwd()): string {
+  return path.resolve(cwd, configured ?? process.env.HVNET_LAB_INVENTORY ?? "../../.lab/inventory.json");
+}
+
+interface InventoryHost {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  privateKeyPath: string;
+  hostKey: string;
+}
+
+/** The lab inventory's hosts as connections (private keys read from their files). */
+export function inventoryConnections(file: string): HostSpec[] {
+  const inventory = JSON.parse(fs.readFileSync(file, "utf8")) as { hosts: InventoryHost[] };
+  return inventory.hosts.map((h) => ({
+    name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey,
+    privateKey: fs.readFileSync(h.privateKeyPath, "utf8"),
+  }));
+}
+
+/** Stack config `hosts` (a JSON list of connections, each with its uplink) as connections. */
+function configuredConnections(value: unknown): HostSpec[] {
+  const list = typeof value === "string" ? JSON.parse(value) : value;
+  if (!Array.isArray(list)) return [];
+  return list.map((h: Record<string, unknown>) => {
+    const { uplink: _uplink, ...spec } = h;
+    return spec as unknown as HostSpec;
+  });
+}
+
+let current = new Map<string, HostSpec>();
+
+/**
+ * Reads the current connections. Never throws: a config this cannot read leaves the
+ * state's connections in use, and the program itself reports the config mistake.
+ */
+export function configureHosts(config: ConfigSource): void {
+  const next = new Map<string, HostSpec>();
+  try {
+    const hosts = config.get("hosts");
+    const inventory = config.get("hvnet:inventory");
+    let specs: HostSpec[];
+    if (hosts !== undefined && hosts !== "") specs = configuredConnections(hosts);
+    else {
+      const file = labInventoryPath(typeof inventory === "string" ? inventory : undefined);
+      specs = fs.existsSync(file) ? inventoryConnections(file) : [];
+    }
+    for (const spec of specs) {
+      // Only connections that validate: a broken one must not replace a working one.
+      if (validateHostSpec(spec).length === 0) next.set(hostIdentity(spec), spec);
+    }
+  } catch {
+    // see above: the state's connections stay in use
+  }
+  current = next;
+}
+
+/** The connection to use for a host recorded in the state: the current one of the same identity, if any. */
+export function currentConnection(recorded: HostSpec): HostSpec {
+  if (!recorded || typeof recorded !== "object" || typeof recorded.address !== "string") return recorded;
+  return current.get(hostIdentity(recorded)) ?? recorded;
+}
