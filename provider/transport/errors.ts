@@ -52,6 +52,8 @@ export interface HelperErrorBody {
   message: string;
   errno?: string | number;
   kernelMessage?: string;
+  /** The whole libbpf/verifier log when kernelMessage is its excerpt. */
+  log?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export class HelperError extends Error {
   readonly code: string;
   readonly errno?: string | number;
   readonly kernelMessage?: string;
+  readonly log?: string;
   constructor(
     readonly host: string,
     readonly op: string,
@@ -71,11 +74,13 @@ export class HelperError extends Error {
     readonly stderr: string[] = [],
   ) {
     const tail = stderr.length ? `\nhelper stderr (last ${stderr.length} lines):\n  ${stderr.join("\n  ")}` : "";
-    const km = body.kernelMessage ? ` (kernel: ${body.kernelMessage})` : "";
+    // The helper's message already says what the kernel said; a body from elsewhere may not.
+    const km = body.kernelMessage && !body.message.includes(body.kernelMessage) ? ` (kernel: ${body.kernelMessage})` : "";
     super(`${host}: ${op}: ${body.message}${km}${tail}`);
     this.name = "HelperError";
     this.code = body.code;
     this.errno = body.errno;
     this.kernelMessage = body.kernelMessage;
+    if (body.log) this.log = body.log;
   }
 }

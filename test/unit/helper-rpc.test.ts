@@ -1,9 +1,14 @@
 // The helper's RPC loop: one JSON response per request line, in order; unknown ops and
-// malformed lines answered with errors, never a crash; batches grouped per op.
+// malformed lines answered with errors, never a crash; batches grouped per op, each
+// member with its own outcome and deadline; the kernel's text said once.
 import { PassThrough } from "node:stream";
 import { Dispatcher } from "../../provider/helper/rpc/dispatcher";
 import { serve } from "../../provider/helper/rpc/server";
-import { OpError } from "../../provider/helper/rpc/errors";
+import { OpError, toErrorBody } from "../../provider/helper/rpc/errors";
+import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { libbpfError } from "../../provider/helper/kernel/bpf/internal/log";
+import { currentRequest } from "../../provider/helper/state/request-context";
+import { HelperError } from "../../provider/transport/errors";
 import { ValidationError } from "../../provider/helper/validate/errors";
 
 function run(dispatcher: Dispatcher, lines: string[]): Promise<any[]> {
@@ -54,17 +59,17 @@ test("a line that is not JSON is answered, and the loop goes on", async () => {
   expect(out[1]).toEqual({ id: 9, ok: true, result: 1 });
 });
 
-test("a batch runs consecutive requests of one op through its many-handler, in order", async () => {
+test("a batch runs consecutive requests of one op through its many-handler, in order (a lone one through its own handler)", async () => {
   manyCalls.length = 0;
   const [r] = await run(dispatcher, [JSON.stringify({ id: 1, op: "batch", args: { requests: [
     { op: "put", args: 1 }, { op: "put", args: 2 }, { op: "echo", args: "x" }, { op: "put", args: 3 }, { op: "batch", args: {} },
   ] } })]);
-  expect(manyCalls).toEqual([[1, 2], [3]]);
+  expect(manyCalls).toEqual([[1, 2]]);
   expect(r.result.results).toEqual([
     { ok: true, result: { batched: 1 } },
     { ok: true, result: { batched: 2 } },
     { ok: true, result: "x" },
-    { ok: true, result: { batched: 3 } },
+    { ok: true, result: { single: 3 } },
     { ok: false, error: { code: "EINVAL", message: "batches do not nest" } },
   ]);
 });
@@ -90,4 +95,112 @@ test("pipelined requests of one op go through its many-handler together; a faile
     { id: 2, ok: false, error: { code: "EINVAL", message: "bad alone" } },
     { id: 3, ok: true, result: { batched: 3 } },
   ]);
+});
+
+// A many-handler that is all or nothing, as a map batch update per table is: one bad
+// member fails the whole group, every member with the bad one's message.
+function allOrNothing(seen: unknown[][]) {
+  return new Dispatcher({
+    put: {
+      one: (a) => {
+        if (a === "bad") throw new OpError("EEXIST", "entry bad exists");
+        return { single: a };
+      },
+      many: (list) => {
+        seen.push(list);
+        if (list.includes("bad")) return list.map(() => ({ ok: false as const, error: { code: "EEXIST", message: "entry bad exists" } }));
+        return list.map((a) => ({ ok: true as const, result: { batched: a } }));
+      },
+    },
+    boom: {
+      one: (a) => ({ alone: a }),
+      many: () => {
+        throw new Error("table vanished");
+      },
+    },
+  });
+}
+
+test("in a batch, one member a many-handler failed fails only itself: the others run again alone", async () => {
+  const seen: unknown[][] = [];
+  const [r] = await run(allOrNothing(seen), [JSON.stringify({ id: 1, op: "batch", args: { requests: [
+    { op: "put", args: 1 }, { op: "put", args: "bad" }, { op: "put", args: 3 }, { op: "boom", args: "a" }, { op: "boom", args: "b" },
+  ] } })]);
+  expect(seen).toEqual([[1, "bad", 3]]);
+  expect(r.result.results).toEqual([
+    { ok: true, result: { single: 1 } },
+    { ok: false, error: { code: "EEXIST", message: "entry bad exists" } },
+    { ok: true, result: { single: 3 } },
+    { ok: true, result: { alone: "a" } },
+    { ok: true, result: { alone: "b" } },
+  ]);
+});
+
+test("pipelined or batched, the same members get the same outcomes", async () => {
+  const args = [1, "bad", 3];
+  const [batched] = await run(allOrNothing([]), [JSON.stringify({ id: 1, op: "batch", args: { requests: args.map((a) => ({ op: "put", args: a })) } })]);
+  const piped = await run(allOrNothing([]), args.map((a, i) => JSON.stringify({ id: i + 1, op: "put", args: a })));
+  expect(batched.result.results).toEqual(piped.map(({ id: _id, ...o }) => o));
+});
+
+test("a request's deadlineMs and owner reach the op; batch members keep their own", async () => {
+  const seen: { owner?: string; left: number }[] = [];
+  const d = new Dispatcher({
+    look: {
+      one: () => {
+        const c = currentRequest();
+        seen.push({ owner: c.owner, left: c.deadline - Date.now() });
+        return {};
+      },
+    },
+  });
+  await run(d, [
+    JSON.stringify({ id: 1, op: "look", args: { owner: "p/s/FdbEntry/a" }, deadlineMs: 3000 }),
+    JSON.stringify({ id: 2, op: "batch", deadlineMs: 9000, args: { requests: [
+      { op: "look", args: { owner: "p/s/VmInterface/b" }, deadlineMs: 1000 },
+      { op: "look", args: {} },
+      { op: "look", args: {}, deadlineMs: 60000 },
+    ] } }),
+    JSON.stringify({ id: 3, op: "look" }),
+  ]);
+  expect(seen[0]).toEqual({ owner: "p/s/FdbEntry/a", left: expect.any(Number) });
+  expect(seen.map((s) => s.owner)).toEqual(["p/s/FdbEntry/a", "p/s/VmInterface/b", undefined, undefined, undefined]);
+  const lefts = seen.map((s) => s.left);
+  // 3 s; batch members: their own 1 s, the batch's 9 s, and never past the batch's 9 s; default 60 s.
+  [3000, 1000, 9000, 9000, 60000].forEach((ms, i) => {
+    expect(lefts[i]).toBeLessThanOrEqual(ms);
+    expect(lefts[i]).toBeGreaterThan(ms - 1000);
+  });
+});
+
+describe("the kernel's text is said once", () => {
+  // The helper's KernelError becomes a wire body (toErrorBody) and the provider's
+  // HelperError: the path every kernel failure takes to the operator.
+  const count = (text: string, part: string) => text.split(part).length - 1;
+
+  test("an extack message appears once in what the operator reads, and stays a field", () => {
+    const body = toErrorBody(new KernelError("RTM_NEWLINK", 22, "mtu less than device minimum", "vm1"));
+    const e = new HelperError("hv1", "vmif.apply", body);
+    expect(e.message).toBe("hv1: vmif.apply: RTM_NEWLINK (vm1) failed: EINVAL: mtu less than device minimum");
+    expect(count(e.message, "mtu less than device minimum")).toBe(1);
+    expect(e.kernelMessage).toBe("mtu less than device minimum");
+  });
+
+  test("a verifier rejection: its last lines in the message once, the whole log in a field", () => {
+    const verifier = Array.from({ length: 200 }, (_, i) => `${i}: (b7) r0 = ${i}`);
+    const log = ["libbpf: prog 'xdp_main': BPF program load failed: Permission denied", "libbpf: prog 'xdp_main': -- BEGIN PROG LOAD LOG --",
+      ...verifier, "R0 !read_ok", "processed 201 insns", "-- END PROG LOAD LOG --"].join("\n");
+    const body = toErrorBody(libbpfError("bpf_object__load", 13, log, "/x/l2fwd.o"));
+    const e = new HelperError("hv1", "xdp.apply", body);
+    expect(count(e.message, "R0 !read_ok")).toBe(1);
+    expect(e.message).toContain("earlier verifier lines");
+    expect(e.message).not.toContain("0: (b7) r0 = 0\n");
+    expect(e.log).toBe(log);
+    expect(e.log).toContain("0: (b7) r0 = 0\n");
+  });
+
+  test("a body that does not say the kernel's text itself still gets it once", () => {
+    const e = new HelperError("hv3", "fail", { code: "EEXIST", message: "link exists", kernelMessage: "File exists" });
+    expect(e.message).toBe("hv3: fail: link exists (kernel: File exists)");
+  });
 });

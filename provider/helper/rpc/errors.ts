@@ -11,6 +11,13 @@ export class OpError extends Error {
   }
 }
 
+// A verifier log can be megabytes; its end says why the program was rejected.
+const MAX_LOG_CHARS = 256 * 1024;
+
+function tail(text: string, max: number): string {
+  return text.length <= max ? text : `...${text.slice(text.length - max)}`;
+}
+
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof ValidationError) {
     return { code: err.code, message: err.message, problems: err.problems };
@@ -18,6 +25,7 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof KernelError) {
     const body: ErrorBody = { code: err.code, message: err.message, errno: err.errno };
     if (err.kernelMessage) body.kernelMessage = err.kernelMessage;
+    if (err.log) body.log = tail(err.log, MAX_LOG_CHARS);
     return body;
   }
   if (err instanceof OpError) return { code: err.code, message: err.message };

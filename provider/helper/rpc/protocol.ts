@@ -1,12 +1,22 @@
 // The helper's wire protocol: newline-delimited JSON over stdin/stdout.
-// Request {"id","op","args"}; response {"id","ok":true,"result"} or
-// {"id","ok":false,"error":{"code","message","errno"?,"kernelMessage"?,"problems"?}}.
+// Request {"id","op","args","deadlineMs"?}; response {"id","ok":true,"result"} or
+// {"id","ok":false,"error":{"code","message","errno"?,"kernelMessage"?,"log"?,"problems"?}}.
+// `message` is complete (it already says the kernel's text); kernelMessage repeats that
+// text as a field and `log` is the whole libbpf/verifier log behind an excerpt.
 // The first request of a session is {"op":"hello"}; its reply carries the helper's
-// version and bundle hash so the provider knows the host runs exactly what it deployed.
+// version and bundle hash so the provider knows the host runs exactly what it deployed;
+// its args may carry {idleExitMs}: the helper exits after that long without any input
+// (the provider sends {"op":"ping"} more often than that while it is there), so a helper
+// whose provider vanished without closing the connection does not stay on the host.
 export interface Request {
   id: number;
   op: string;
   args?: unknown;
+  /**
+   * How long the provider waits for the answer, counted from when the helper reads the
+   * request (relative: the two clocks need not agree). Lock waits end before it.
+   */
+  deadlineMs?: number;
 }
 
 export interface ErrorBody {
@@ -14,6 +24,7 @@ export interface ErrorBody {
   message: string;
   errno?: number;
   kernelMessage?: string;
+  log?: string;
   problems?: { field: string; message: string }[];
 }
 
@@ -21,7 +32,7 @@ export type Outcome = { ok: true; result: unknown } | { ok: false; error: ErrorB
 export type Response = { id: number } & Outcome;
 
 export interface BatchArgs {
-  requests: { op: string; args?: unknown }[];
+  requests: { op: string; args?: unknown; deadlineMs?: number }[];
 }
 
 export interface BatchResult {

@@ -1,14 +1,20 @@
 // Errors that carry what the kernel said: the errno name and number, and for netlink
 // the extended-ack text, so an operator reads "EINVAL: mtu less than device minimum"
-// instead of a bare number.
+// instead of a bare number. The message says the kernel's text once; `kernelMessage`
+// repeats it as a field for code that acts on it, never for printing beside the message.
 import { errnoName } from "./errno";
 
 export class KernelError extends Error {
   readonly errno: number;
   readonly code: string;
   readonly kernelMessage?: string;
+  /**
+   * The whole log behind kernelMessage when that is an excerpt (a verifier log can be
+   * megabytes; the message keeps its last lines, like cilium/ebpf's VerifierError).
+   */
+  readonly log?: string;
 
-  constructor(operation: string, errno: number, kernelMessage?: string, context?: string) {
+  constructor(operation: string, errno: number, kernelMessage?: string, context?: string, log?: string) {
     const code = errnoName(errno);
     const where = context ? ` (${context})` : "";
     const said = kernelMessage ? `: ${kernelMessage}` : "";
@@ -17,6 +23,7 @@ export class KernelError extends Error {
     this.errno = errno;
     this.code = code;
     this.kernelMessage = kernelMessage;
+    if (log !== undefined && log !== kernelMessage) this.log = log;
   }
 }
 

@@ -4,6 +4,7 @@
 // megabytes, so no fixed buffer) and appends it to the innermost active capture. Outside a
 // capture messages are dropped: the helper's stdout is its RPC channel and must stay clean.
 import koffi from "koffi";
+import { KernelError } from "../../internal/errors";
 import { libbpf, PrintFn } from "./libbpf";
 
 const libc = koffi.load("libc.so.6");
@@ -91,4 +92,12 @@ export function trimLibbpfLog(log: string, verifierLines = 20, maxChars = 4000):
   const tail = text.slice(text.length - maxChars);
   const firstBreak = tail.indexOf("\n");
   return "..." + (firstBreak >= 0 ? tail.slice(firstBreak) : tail);
+}
+
+/**
+ * The error for a failed libbpf call whose log explains it (a verifier rejection): the
+ * message carries the trimmed tail once, `log` the whole text for whoever needs more.
+ */
+export function libbpfError(operation: string, errno: number, log: string, context?: string): KernelError {
+  return new KernelError(operation, errno, trimLibbpfLog(log) || undefined, context, log || undefined);
 }
