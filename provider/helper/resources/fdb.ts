@@ -1,7 +1,8 @@
 // FdbEntry: fdb.apply / fdb.show / fdb.remove, and fdb.apply in batches (one map batch
 // update for many entries). The table is an l2fwd attachment's `fdb` map; its `ports`
 // devmap must hold every device an entry points at (the redirect target), with the
-// device's ingress ACL program when it has one.
+// device's ingress ACL program when it has one. Each entry has an owner (fdb-owners.ts)
+// and its own outcome: one refused or invalid entry never fails the others of a batch.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputReader } from "../validate/reader";
@@ -9,12 +10,14 @@ import { BpfMap, BpfObject, BpfProgram, encodeDevmapValue, decodeDevmapValue, en
 import { mkdirpBpffs } from "../kernel/bpf/pin";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import * as layout from "../bpf-layout";
+import { KernelError } from "../kernel/internal/errors";
 import { OpError, toErrorBody } from "../rpc/errors";
 import { Outcome } from "../rpc/protocol";
 import { readRecord } from "../state/registry";
 import { withLock } from "../state/lock";
 import { builtin } from "../bpf-objects";
-import { FdbArgs, readFdbArgs, readFdbArgsFast } from "./fdb-args";
+import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "./fdb-args";
+import { EntryOwner, TableOwners } from "./fdb-owners";
 import { Acl } from "./common-args";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 import { XDP_RECORDS, XdpRecord, withRt } from "./xdp";
@@ -133,12 +136,12 @@ function prunePorts(table: Table): void {
   dropIngressAclIfUnused(table);
 }
 
-function ifindexOf(rt: RtNetlink, device: string, cache: Map<string, number>): number {
+/** The device's ifindex, or the error to fail its entries with; both cached per request. */
+function ifindexOf(rt: RtNetlink, device: string, cache: Map<string, number | OpError>): number | OpError {
   let i = cache.get(device);
   if (i === undefined) {
     const link = rt.findLink(device);
-    if (!link) throw new OpError("ENODEV", `device ${device} does not exist`);
-    i = link.ifindex;
+    i = link ? link.ifindex : new OpError("ENODEV", `device ${device} does not exist`);
     cache.set(device, i);
   }
   return i;
@@ -151,14 +154,14 @@ function ifindexOf(rt: RtNetlink, device: string, cache: Map<string, number>): n
 const DUMP_FROM = 1024;
 
 /**
- * The whole table by key (latin1 text of the key bytes) when dumping it is the cheaper way
- * to check `toCheck` entries, else undefined (look each one up).
+ * The whole table by key (hex of the key bytes) when dumping it is the cheaper way to
+ * check `toCheck` entries, else undefined (look each one up).
  */
 function dumpTable(fdb: BpfMap, toCheck: number): Map<string, Buffer> | undefined {
   const dump = toCheck >= DUMP_FROM ? fdb.entriesUpTo(toCheck) : undefined;
   if (!dump) return undefined;
   const byKey = new Map<string, Buffer>();
-  for (const [k, v] of dump) byKey.set(k.toString("latin1"), v);
+  for (const [k, v] of dump) byKey.set(k.toString("hex"), v);
   return byKey;
 }
 
@@ -166,49 +169,201 @@ function tableLock(tablePin: string): string {
   return `fdb-${tablePin}`;
 }
 
-/** Applies many entries of one table: one batch update of the FDB map. */
-function applyToTable(tablePin: string, entries: FdbArgs[]): Array<{ ifindex: number }> {
+function isFull(err: unknown): boolean {
+  return err instanceof KernelError && (err.code === "E2BIG" || err.code === "ENOSPC");
+}
+
+/**
+ * Why `e` may not be written over the entry `cur` (recorded owner `rec`), or undefined when
+ * it may: absent, adopted, the caller's own (same owner, or the same operation retried),
+ * or, between callers that name no owner at all, the very same entry (as before owners).
+ */
+function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefined, value: Buffer): string | undefined {
+  if (cur === null || e.adopt) return undefined;
+  const what = `FDB entry vlan ${e.vlan} ${e.mac} in ${e.table}`;
+  if (rec) {
+    if ((e.owner !== undefined && e.owner === rec.owner) || (e.op !== undefined && e.op === rec.op)) return undefined;
+    return `${what} is owned by ${rec.owner}; set adopt: true to take it over`;
+  }
+  const target = `to ifindex ${layout.decodeFdbValue(cur).ifindex}`;
+  if (e.owner === undefined) {
+    return cur.equals(value) ? undefined : `${what} already exists (${target}); set adopt: true to take it over`;
+  }
+  return `${what} already exists (${target}) and has no owner (made by hand or by another tool); set adopt: true to take it over`;
+}
+
+type Result = { ok: true; ifindex: number } | { ok: false; err: unknown };
+
+/** The ports this request put in the ports devmap, so a failed request can take them out. */
+interface PortsAdded {
+  keys: Buffer[];
+}
+
+/** Puts every device of the accepted entries in the ports devmap; a device that fails fails its entries. */
+function setPorts(table: Table, tablePin: string, accepted: number[], entries: FdbArgs[], ifindexes: number[], out: Result[]): PortsAdded {
+  const byPort = new Map<number, { acl: Acl | undefined; idx: number[] }>();
+  for (const i of accepted) {
+    const p = byPort.get(ifindexes[i]);
+    // The last entry's ACL wins, as it would if they came one by one.
+    if (p) {
+      p.acl = entries[i].ingressAcl;
+      p.idx.push(i);
+    } else byPort.set(ifindexes[i], { acl: entries[i].ingressAcl, idx: [i] });
+  }
+  const added: PortsAdded = { keys: [] };
+  for (const [ifindex, { acl, idx }] of byPort) {
+    const key = encodeU32Key(ifindex);
+    const existed = table.ports.lookup(key) !== undefined;
+    try {
+      setPort(table, ifindex, acl);
+      if (!existed) added.keys.push(key);
+    } catch (err) {
+      const e = isFull(err)
+        ? new OpError("ENOSPC", `the ports map beside FDB table ${tablePin} is full (${table.ports.maxEntries} devices): device ${entries[idx[0]].device} cannot be added; remove FDB entries of devices no longer used`)
+        : err;
+      for (const i of idx) out[i] = { ok: false, err: e };
+    }
+  }
+  return added;
+}
+
+function removePorts(table: Table, added: PortsAdded): void {
+  const rulesPin = `${table.pinDir}/ingress-acl/ingress_acl`;
+  const rules = fs.existsSync(rulesPin) ? BpfMap.fromPin(rulesPin) : undefined;
+  try {
+    for (const key of added.keys) {
+      table.ports.delete(key);
+      rules?.delete(key);
+    }
+  } finally {
+    rules?.close();
+  }
+  dropIngressAclIfUnused(table);
+}
+
+/**
+ * Applies many entries of one table, each with its own outcome: the ones that may be
+ * written go in one batch update of the FDB map; a refused or broken entry fails alone.
+ * A batch the map cannot take (full) is undone whole: no entry, port or owner of it stays.
+ */
+function applyToTable(tablePin: string, entries: FdbArgs[]): Result[] {
   return withLock(tableLock(tablePin), () => {
     const table = openTable(tablePin);
     try {
-      return withRt(table.netns, (rt) => {
-        const names = new Map<string, number>();
-        const ifindexes = entries.map((e) => ifindexOf(rt, e.device, names));
-        const keys = entries.map((e) => layout.encodeFdbKey({ vlan: e.vlan, mac: e.mac }));
-        const values = ifindexes.map((ifindex) => layout.encodeFdbValue({ ifindex }));
-        // An entry that exists with another target is someone else's unless adopt is set;
-        // one that already says exactly this is ours (a retried create). An earlier entry
-        // of this same batch counts as existing, as it would if they came one by one.
-        const ids = keys.map((k) => k.toString("latin1"));
-        const dump = dumpTable(table.fdb, entries.filter((e) => !e.adopt).length);
-        // The table as it would stand after each earlier entry of this batch.
-        const seen = dump ?? new Map<string, Buffer>();
-        entries.forEach((e, i) => {
-          let cur = seen.get(ids[i]);
-          if (cur === undefined && !dump && !e.adopt) cur = table.fdb.lookup(keys[i]);
-          seen.set(ids[i], values[i]);
-          if (e.adopt) return;
-          if (cur && !cur.equals(values[i])) {
-            throw new OpError("EEXIST", `FDB entry vlan ${e.vlan} ${e.mac} already exists in ${tablePin} (to ifindex ${layout.decodeFdbValue(cur).ifindex}); set adopt: true to take it over`);
-          }
-        });
-        // Ports before entries: a frame must never be redirected to a port not yet there.
-        const acls = new Map<number, Acl | undefined>();
-        entries.forEach((e, i) => acls.set(ifindexes[i], e.ingressAcl));
-        for (const [ifindex, acl] of acls) setPort(table, ifindex, acl);
-        table.fdb.updateBatch(keys, values);
-        if (entries.some((e) => e.adopt)) prunePorts(table);
-        return ifindexes.map((ifindex) => ({ ifindex }));
-      });
+      return withRt(table.netns, (rt) => applyLocked(tablePin, table, rt, entries));
     } finally {
       table.close();
     }
   });
 }
 
+function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: FdbArgs[]): Result[] {
+  const n = entries.length;
+  const out: Result[] = new Array(n);
+  const names = new Map<string, number | OpError>();
+  const ifindexes: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = ifindexOf(rt, entries[i].device, names);
+    if (typeof x === "number") ifindexes[i] = x;
+    else out[i] = { ok: false, err: x };
+  }
+  const keys = entries.map((e) => layout.encodeFdbKey({ vlan: e.vlan, mac: e.mac }));
+  const ids = keys.map((k) => k.toString("hex"));
+  const values = ifindexes.map((ifindex) => layout.encodeFdbValue({ ifindex }));
+  const owners = TableOwners.load(tablePin, table.fdb.info().id);
+  const dump = dumpTable(table.fdb, n);
+
+  // What the table held before this request (to undo it), and as it stands after each
+  // earlier accepted entry of it: an earlier entry counts as existing, with its owner,
+  // as it would if they came one by one.
+  const prior = new Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>();
+  const now = new Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>();
+  const accepted: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (out[i]) continue;
+    const id = ids[i];
+    let cur = now.get(id);
+    if (cur === undefined) {
+      const value = dump ? dump.get(id) ?? null : table.fdb.lookup(keys[i]) ?? null;
+      // A record of a key the map does not hold is stale: nobody owns an absent entry.
+      cur = { value, owner: value === null ? undefined : owners.get(id) };
+      prior.set(id, { value, owner: owners.get(id) });
+    }
+    const why = refusal(entries[i], cur.value, cur.owner, values[i]);
+    if (why) {
+      out[i] = { ok: false, err: new OpError("EEXIST", why) };
+      continue;
+    }
+    const e = entries[i];
+    now.set(id, { value: values[i], owner: e.owner === undefined ? undefined : { owner: e.owner, op: e.op } });
+    accepted.push(i);
+  }
+
+  // Ports before entries: a frame must never be redirected to a port not yet there.
+  const added = setPorts(table, tablePin, accepted, entries, ifindexes, out);
+  const writing = accepted.filter((i) => !out[i]);
+  // One write per key (the last entry of a key wins), in the order they came.
+  const last = new Map<string, number>();
+  for (const i of writing) last.set(ids[i], i);
+  const wkeys: Buffer[] = [];
+  const wvalues: Buffer[] = [];
+  for (const i of last.values()) {
+    wkeys.push(keys[i]);
+    wvalues.push(values[i]);
+  }
+  for (const i of writing) owners.set(ids[i], entries[i].owner, entries[i].op);
+  // Owners before entries: a crash in between leaves a claim on an absent entry, which
+  // counts for nothing, never an entry of ours without its owner (a retry would be refused).
+  owners.save();
+  try {
+    table.fdb.updateBatch(wkeys, wvalues);
+  } catch (err) {
+    undo(table, last, keys, prior, owners, added);
+    const e = isFull(err)
+      ? new OpError("ENOSPC", `FDB table ${tablePin} is full (${table.fdb.maxEntries} entries): ${countNew(last, prior)} new entries did not fit and none were applied; remove FDB entries no longer needed, or raise the table size (HVNET_FDB_MAX_ENTRIES in bpf/include/hvnet.h, then replace the l2fwd XdpProgram)`)
+      : err;
+    for (const i of writing) out[i] = { ok: false, err: e };
+    return out;
+  }
+  for (const i of writing) out[i] = { ok: true, ifindex: ifindexes[i] };
+  // An adopted entry may have left its old device without entries; a port of a failed
+  // entry that nothing points at must not stay either.
+  if (writing.some((i) => entries[i].adopt) || writing.length < accepted.length) prunePorts(table);
+  return out;
+}
+
+function countNew(last: Map<string, number>, prior: Map<string, { value: Buffer | null }>): number {
+  let c = 0;
+  for (const id of last.keys()) if (prior.get(id)?.value === null) c++;
+  return c;
+}
+
+/**
+ * Puts the table back as it was before a failed batch update: the kernel applies a batch
+ * in order and stops at the first failure, so a prefix of it may be in the map.
+ */
+function undo(
+  table: Table, last: Map<string, number>, keys: Buffer[],
+  prior: Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>, owners: TableOwners, added: PortsAdded,
+): void {
+  for (const [id, i] of last) {
+    const p = prior.get(id)!;
+    if (p.value === null) table.fdb.delete(keys[i]);
+    else table.fdb.update(keys[i], p.value);
+    owners.restore(id, p.owner);
+  }
+  owners.save();
+  removePorts(table, added);
+}
+
+function unwrap(r: Result): { ifindex: number } {
+  if (!r.ok) throw r.err;
+  return { ifindex: r.ifindex };
+}
+
 export function applyFdb(raw: unknown) {
   const args = readFdbArgs(InputReader.of(raw));
-  return applyToTable(args.table, [args])[0];
+  return unwrap(applyToTable(args.table, [args])[0]);
 }
 
 /** Many fdb.apply requests at once: validated one by one, applied per table in one batch. */
@@ -226,29 +381,26 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
     }
   });
   for (const [tablePin, list] of byTable) {
+    let results: Result[];
     try {
-      const results = applyToTable(tablePin, list.map((l) => l.args));
-      list.forEach((l, i) => (out[l.index] = { ok: true, result: results[i] }));
+      results = applyToTable(tablePin, list.map((l) => l.args));
     } catch (err) {
-      // The batch is all or nothing per table: report the failure on each of its entries.
+      // The table itself failed (missing, not an FDB map): that is every entry's problem.
       const body = toErrorBody(err);
       for (const l of list) out[l.index] = { ok: false, error: body };
+      continue;
     }
+    list.forEach((l, i) => {
+      const r = results[i];
+      out[l.index] = r.ok ? { ok: true, result: { ifindex: r.ifindex } } : { ok: false, error: toErrorBody(r.err) };
+    });
   }
   return out;
 }
 
-function readKey(raw: unknown): { table: string; vlan: number; mac: string } {
-  const r = InputReader.of(raw);
-  const table = r.bpffsPath("table")!;
-  const vlan = r.vlan("vlan", { default: 0 })!;
-  const mac = r.mac("mac")!;
-  r.finish();
-  return { table, vlan, mac };
-}
-
 export function showFdb(raw: unknown) {
-  const key = readKey(raw);
+  const { table: tablePin, vlan, mac } = readFdbKeyArgs(raw);
+  const key = { table: tablePin, vlan, mac };
   if (!fs.existsSync(key.table)) return null;
   const table = openTable(key.table);
   try {
@@ -271,13 +423,37 @@ export function showFdb(raw: unknown) {
   }
 }
 
-/** Deletes entries of one table and prunes the ports they left unused, once. */
-function removeFromTable(tablePin: string, keys: Array<{ vlan: number; mac: string }>): boolean[] {
-  if (!fs.existsSync(tablePin)) return keys.map(() => false);
+type Removal = { removed: boolean; owner?: string };
+
+/**
+ * Deletes the entries of one table their callers own (or that nobody owns, when the
+ * caller names no owner either), and prunes the ports they left unused, once.
+ */
+function removeFromTable(tablePin: string, keys: FdbKeyArgs[]): Removal[] {
+  if (!fs.existsSync(tablePin)) return keys.map(() => ({ removed: false }));
   return withLock(tableLock(tablePin), () => {
     const table = openTable(tablePin);
     try {
-      const removed = keys.map((k) => table.fdb.delete(layout.encodeFdbKey(k)));
+      const owners = TableOwners.load(tablePin, table.fdb.info().id);
+      const removed = keys.map((k): Removal => {
+        const key = layout.encodeFdbKey(k);
+        const id = key.toString("hex");
+        const rec = owners.get(id);
+        const mine = rec
+          ? (k.owner !== undefined && k.owner === rec.owner) || (k.op !== undefined && k.op === rec.op)
+          : k.owner === undefined;
+        if (!mine) {
+          if (!table.fdb.lookup(key)) {
+            owners.delete(id); // a stale record: the entry is gone
+            return { removed: false };
+          }
+          // Someone else's (or made by hand, another tool): a delete never removes it.
+          return rec ? { removed: false, owner: rec.owner } : { removed: false };
+        }
+        owners.delete(id);
+        return { removed: table.fdb.delete(key) };
+      });
+      owners.save();
       // One scan of the table per request, not per entry: a destroy removes thousands.
       prunePorts(table);
       return removed;
@@ -288,17 +464,17 @@ function removeFromTable(tablePin: string, keys: Array<{ vlan: number; mac: stri
 }
 
 export function removeFdb(raw: unknown) {
-  const key = readKey(raw);
-  return { removed: removeFromTable(key.table, [key])[0] };
+  const key = readFdbKeyArgs(raw);
+  return removeFromTable(key.table, [key])[0];
 }
 
 /** Many fdb.remove requests at once (a destroy): grouped per table. */
 export function removeFdbMany(raws: unknown[]): Outcome[] {
   const out: Outcome[] = new Array(raws.length);
-  const byTable = new Map<string, { index: number; key: { vlan: number; mac: string } }[]>();
+  const byTable = new Map<string, { index: number; key: FdbKeyArgs }[]>();
   raws.forEach((raw, index) => {
     try {
-      const key = readKey(raw);
+      const key = readFdbKeyArgs(raw);
       const list = byTable.get(key.table) ?? [];
       list.push({ index, key });
       byTable.set(key.table, list);
@@ -309,7 +485,7 @@ export function removeFdbMany(raws: unknown[]): Outcome[] {
   for (const [tablePin, list] of byTable) {
     try {
       const removed = removeFromTable(tablePin, list.map((l) => l.key));
-      list.forEach((l, i) => (out[l.index] = { ok: true, result: { removed: removed[i] } }));
+      list.forEach((l, i) => (out[l.index] = { ok: true, result: removed[i] }));
     } catch (err) {
       const body = toErrorBody(err);
       for (const l of list) out[l.index] = { ok: false, error: body };
