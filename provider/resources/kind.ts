@@ -21,6 +21,12 @@ export interface ResourceKind<Args extends object = any> {
   deleteBeforeReplace: boolean;
   /** Output property names the helper returns. */
   outputs: string[];
+  /**
+   * Where the helper takes the caller's ownership ({owner, op}, readOwnership): top-level
+   * fields unless the kind's own inputs already use the name `owner` (a tap's uid/gid),
+   * in which case they travel nested under this field.
+   */
+  ownershipField?: string;
 }
 
 /** Id segments may hold '/' (netns paths, pin paths): each is URI-encoded. */

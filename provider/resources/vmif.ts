@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { VmifArgs, readVmifArgs } from "../helper/resources/vmif-args";
+import { VmifArgs, readVmifArgs, VM_OWNERSHIP_FIELD } from "../helper/resources/vmif-args";
 
 export const vmInterface: ResourceKind<VmifArgs> = {
   kind: "vmif",
@@ -15,4 +15,5 @@ export const vmInterface: ResourceKind<VmifArgs> = {
   replaceOn: ["name", "netns", "queues"],
   deleteBeforeReplace: true,
   outputs: ["ifindex", "queues", "qemuArgs", "libvirtXml"],
+  ownershipField: VM_OWNERSHIP_FIELD,
 };

@@ -1,5 +1,6 @@
 // create / read / update / delete of any resource kind, over a host's helper.
 // Ids are self-describing, `<host>/<kind>/<object>`, so read needs only the id.
+import { randomUUID } from "node:crypto";
 import { ResourceKind } from "../resources/kind";
 import { HostSpec, hostIdentity } from "../transport/host-spec";
 import { HostRequester } from "./requester";
@@ -23,6 +24,20 @@ function helperArgs(inputs: Props): Props {
 }
 
 /**
+ * Who asks, as the helper reads it: the resource's owner (the SDK's hidden `__owner`)
+ * and, for an apply, the operation's identity. The op is drawn once per create or update
+ * and lives in the request's args, so the transport's retry of that request on a new
+ * helper carries the same op and the helper converges what the first attempt made.
+ */
+function ownership(kind: ResourceKind, props: Props, op?: string): Props {
+  const who: Props = {};
+  if (typeof props.__owner === "string") who.owner = props.__owner;
+  if (op !== undefined) who.op = op;
+  if (Object.keys(who).length === 0) return {};
+  return kind.ownershipField ? { [kind.ownershipField]: who } : who;
+}
+
+/**
  * The SDK's "initialization failed" path: the object exists on the host but is not what
  * was asked. Pulumi records it under its id and the next `up` converges it.
  */
@@ -36,11 +51,13 @@ export async function createResource(pool: HostRequester, kind: ResourceKind, in
   const host = inputs.host as HostSpec;
   const args = helperArgs(inputs);
   try {
-    const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
+    const outputs = (await pool.request(host, `${kind.kind}.apply`, { ...args, ...ownership(kind, inputs, randomUUID()) })) as Props;
     return { id: resourceId(kind, host, args, outputs), outs: { ...inputs, ...pick(outputs, kind.outputs) } };
   } catch (err) {
     // Did anything stay behind? Then Pulumi must know of it (partial state), not lose it.
-    // A refusal to take over an existing object leaves nothing of ours behind.
+    // EEXIST is a refusal to take over someone else's object: what this resource made
+    // earlier (same owner) or a retry of this request made (same op) converges on the
+    // helper instead, so nothing of ours is behind a refusal.
     if ((err as { code?: string }).code === "EEXIST") throw err;
     let shown: Props | null = null;
     try {
@@ -71,17 +88,29 @@ export async function readResource(pool: HostRequester, kind: ResourceKind, id: 
 
 export async function updateResource(pool: HostRequester, kind: ResourceKind, _id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
   const host = news.host as HostSpec;
-  // It is ours already: converge it, whatever `adopt` says. Identity outputs (the kernel's
-  // RSS context id) travel along so the helper converges the same object.
-  const args = { ...helperArgs(news), adopt: true, ...pick(olds, identityOutputs(kind)) };
+  // Ours already: the helper converges it for its owner. A state from before owners were
+  // recorded has no owner to show, so it takes the object over (and records the owner);
+  // an object someone else has adopted since is refused, naming them. Identity outputs
+  // (the kernel's RSS context id) travel along so the helper converges the same object.
+  const adopt = news.adopt === true || typeof olds.__owner !== "string";
+  const args = { ...helperArgs(news), adopt, ...pick(olds, identityOutputs(kind)), ...ownership(kind, news, randomUUID()) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
   return { outs: { ...news, ...pick(outputs, kind.outputs) } };
 }
 
-export async function deleteResource(pool: HostRequester, kind: ResourceKind, _id: string, props: Props): Promise<void> {
+/**
+ * Removes the object if this resource owns it. Another owner's object stays on the host
+ * and the delete still succeeds (this stack forgets it): the answer names the owner.
+ */
+export async function deleteResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<{ keptFor?: string }> {
   const host = props.host as HostSpec;
-  const identity = kind.identity(helperArgs(props) as never, props);
-  await pool.request(host, `${kind.kind}.remove`, identity);
+  const identity = { ...kind.identity(helperArgs(props) as never, props), ...ownership(kind, props) };
+  const result = (await pool.request(host, `${kind.kind}.remove`, identity)) as { removed?: boolean; owner?: unknown } | null;
+  if (result && result.removed === false && typeof result.owner === "string") {
+    console.warn(`hvnet: ${kind.typeName} ${id} was left on the host: it is owned by ${result.owner}, and only its owner's delete removes it`);
+    return { keptFor: result.owner };
+  }
+  return {};
 }
 
 function identityOutputs(kind: ResourceKind): string[] {

@@ -2,7 +2,11 @@
 // double of the kernel at the netlink boundary (test/support/fake-netlink.ts): this
 // machine's kernel has neither netkit nor the netdev queue lease (queue-create, 7.1), so
 // every test here says "(test double, not the kernel)". The double answers the exact
-// bytes our rtnetlink and generic netlink clients send.
+// bytes our rtnetlink and generic netlink clients send. Owner records live in a
+// temporary HVNET_STATE_DIR.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { FakeNetlinkKernel, FakeOptions } from "../support/fake-netlink";
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkClient } from "../../provider/helper/kernel/netlink/socket";
 import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
@@ -13,8 +17,37 @@ import { InputReader } from "../../provider/helper/validate/reader";
 import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
 import { encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
 import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
-import { applyNetkitOn, removeNetkitOn, showNetkitOn, NetkitKernel, xskMapPin } from "../../provider/helper/resources/netkit";
+import type { NetkitKernel } from "../../provider/helper/resources/netkit";
 import { thrown } from "../support/thrown";
+
+// The state directory is read when the state modules load: the resource module is loaded
+// only after HVNET_STATE_DIR points at this test file's own directory.
+let N: typeof import("../../provider/helper/resources/netkit");
+let stateDir: string;
+const savedStateDir = process.env.HVNET_STATE_DIR;
+
+beforeAll(() => {
+  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-netkit-"));
+  process.env.HVNET_STATE_DIR = stateDir;
+  N = require("../../provider/helper/resources/netkit");
+  const paths: typeof import("../../provider/helper/state/paths") = require("../../provider/helper/state/paths");
+  if (paths.STATE_ROOT !== stateDir) throw new Error(`state modules loaded too early: STATE_ROOT is ${paths.STATE_ROOT}`);
+});
+
+afterEach(() => {
+  fs.rmSync(path.join(stateDir, "registry"), { recursive: true, force: true });
+});
+
+afterAll(() => {
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  if (savedStateDir === undefined) delete process.env.HVNET_STATE_DIR;
+  else process.env.HVNET_STATE_DIR = savedStateDir;
+});
+
+const applyNetkitOn: typeof N.applyNetkitOn = (...a) => N.applyNetkitOn(...a);
+const showNetkitOn: typeof N.showNetkitOn = (...a) => N.showNetkitOn(...a);
+const removeNetkitOn: typeof N.removeNetkitOn = (...a) => N.removeNetkitOn(...a);
+const xskMapPin: typeof N.xskMapPin = (...a) => N.xskMapPin(...a);
 
 const RELEASE = "7.1.0-hvt-double";
 const NIC_QUEUES = 16;
@@ -109,17 +142,18 @@ describe("NetkitLower apply (test double, not the kernel)", () => {
     expect(fake.link("eth0")!.leases.size).toBe(0);
   });
 
-  test("an existing device without adopt is EEXIST; with adopt its leases are read back from the NIC", () => {
+  test("another owner's device without adopt is EEXIST naming the owner; with adopt its leases are read back from the NIC", () => {
     const { fake, k } = setup();
-    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 } }));
+    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/a/NetkitLower/vm1" }));
     const creates = queueCreates(fake).length;
 
-    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 } })));
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/b/NetkitLower/vm1" })));
     expect(e.code).toBe("EEXIST");
     expect(e.message).toContain("nk0");
+    expect(e.message).toContain("owned by p/a/NetkitLower/vm1");
     expect(e.message).toContain("adopt");
 
-    const adopted = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, adopt: true }));
+    const adopted = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/b/NetkitLower/vm1", adopt: true }));
     expect(adopted.ifindex).toBe(first.ifindex);
     expect(adopted.leases).toEqual(first.leases);
     expect(adopted.qemuNetdev).toBe(first.qemuNetdev);

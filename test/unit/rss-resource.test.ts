@@ -113,7 +113,7 @@ describe("RssContext create (test double, not the kernel)", () => {
     expect(nic.contexts.get(0)!.indir).toEqual(equalSpread(free));
     expect(new Set(nic.contexts.get(0)!.indir)).toEqual(new Set(free));
 
-    expect(readRecordFile()).toEqual({ contexts: { [out.contextId]: { start: 8, count: 4, ruleIds: out.ruleIds } } });
+    expect(readRecordFile()).toEqual({ contexts: { [out.contextId]: { start: 8, count: 4, ruleIds: out.ruleIds, since: expect.any(String) } } });
   });
 
   test("a second context overlapping the first is EBUSY, naming queues and the other context; nothing changes", () => {

@@ -18,13 +18,16 @@ function requester(handlers: Record<string, (args: any) => any>) {
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const OWNER = "proj/dev/XdpProgram/uplink";
+
 const VMIF = { host: HOST, name: "vm1", queues: 2, vcpus: 1, mac: "52:54:00:00:00:01", addresses: ["10.0.0.2"], offloads: false, adopt: false };
 
 test("create sends the inputs without host and forms a self-describing id", async () => {
   const pool = requester({ "vmif.apply": () => ({ ifindex: 7, queues: 2, qemuArgs: [], libvirtXml: "" }) });
   const { id, outs } = await createResource(pool, KINDS.VmInterface, VMIF);
   expect(id).toBe("hv1/vmif//vm1");
-  expect(pool.sent).toEqual([{ op: "vmif.apply", args: { name: "vm1", queues: 2, vcpus: 1, mac: "52:54:00:00:00:01", addresses: ["10.0.0.2"], offloads: false, adopt: false } }]);
+  expect(pool.sent).toEqual([{ op: "vmif.apply", args: { name: "vm1", queues: 2, vcpus: 1, mac: "52:54:00:00:00:01", addresses: ["10.0.0.2"], offloads: false, adopt: false, ownership: { op: expect.stringMatching(UUID) } } }]);
   expect(outs).toMatchObject({ host: HOST, ifindex: 7 });
   expect(parseResourceId(id)).toEqual({ host: "hv1", kind: "vmif", key: "/vm1" });
 });
@@ -72,4 +75,60 @@ test("delete sends only the identity", async () => {
   const pool = requester({ "xdp.remove": () => ({ removed: true }) });
   await deleteResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { host: HOST, device: "uplink0", program: "l2fwd", mode: "native", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", adopt: false, programId: 4 });
   expect(pool.sent).toEqual([{ op: "xdp.remove", args: { device: "uplink0", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0" } }]);
+});
+
+describe("ownership: every apply and remove says who asks", () => {
+  const XDP = { host: HOST, device: "uplink0", program: "l2fwd", mode: "native", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", adopt: false, __owner: OWNER };
+  const shown = { programId: 4, programTag: "t", linkId: 5, linkPin: "/sys/fs/bpf/hvnet/xdp/root/uplink0/link", maps: {}, attachMode: "native" };
+
+  test("create sends the owner and a fresh operation id per create, at top level; host and __owner stay out of the args", async () => {
+    const pool = requester({ "xdp.apply": () => shown });
+    const { outs } = await createResource(pool, KINDS.XdpProgram, XDP);
+    await createResource(pool, KINDS.XdpProgram, XDP);
+    const [a, b] = pool.sent.map((s) => s.args);
+    expect(a).toMatchObject({ device: "uplink0", owner: OWNER, op: expect.stringMatching(UUID) });
+    expect(a.host).toBeUndefined();
+    expect(a.__owner).toBeUndefined();
+    expect(b.op).not.toBe(a.op);
+    // The state keeps __owner (delete needs it) but no op: each request draws its own.
+    expect(outs.__owner).toBe(OWNER);
+    expect(outs.op).toBeUndefined();
+  });
+
+  test("VmInterface's owner is the tap's uid/gid: the resource's ownership travels nested", async () => {
+    const pool = requester({ "vmif.apply": () => ({ ifindex: 7, queues: 2, qemuArgs: [], libvirtXml: "" }), "vmif.remove": () => ({ removed: true }) });
+    const tapOwner = { uid: 107, gid: 107 };
+    const { id, outs } = await createResource(pool, KINDS.VmInterface, { ...VMIF, owner: tapOwner, __owner: "proj/dev/VmInterface/vm1" });
+    expect(pool.sent[0].args.owner).toEqual(tapOwner);
+    expect(pool.sent[0].args.ownership).toEqual({ owner: "proj/dev/VmInterface/vm1", op: expect.stringMatching(UUID) });
+    await deleteResource(pool, KINDS.VmInterface, id, outs);
+    expect(pool.sent[1]).toEqual({ op: "vmif.remove", args: { name: "vm1", ownership: { owner: "proj/dev/VmInterface/vm1" } } });
+  });
+
+  test("update of an owned resource converges without adopt, with the owner and a new op", async () => {
+    const pool = requester({ "xdp.apply": () => shown });
+    await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown, op: "00000000-0000-4000-8000-000000000000" }, { ...XDP, program: "pass" });
+    expect(pool.sent[0].args).toMatchObject({ program: "pass", adopt: false, owner: OWNER, op: expect.stringMatching(UUID) });
+    expect(pool.sent[0].args.op).not.toBe("00000000-0000-4000-8000-000000000000");
+  });
+
+  test("update of a state from before owners were recorded takes the object over (adopt) and records the owner", async () => {
+    const pool = requester({ "xdp.apply": () => shown });
+    const { __owner: _, ...oldState } = XDP;
+    await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...oldState, ...shown }, { ...XDP, program: "pass" });
+    expect(pool.sent[0].args).toMatchObject({ adopt: true, owner: OWNER });
+  });
+
+  test("delete sends the owner; another owner's object is left and the delete says whose it is", async () => {
+    const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const pool = requester({ "xdp.remove": () => ({ removed: false, owner: "proj/prod/XdpProgram/uplink" }) });
+      const r = await deleteResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown });
+      expect(pool.sent[0].args).toEqual({ device: "uplink0", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", owner: OWNER });
+      expect(r).toEqual({ keptFor: "proj/prod/XdpProgram/uplink" });
+      expect(warn.mock.calls[0][0]).toContain("hv1/xdp//uplink0/ was left on the host: it is owned by proj/prod/XdpProgram/uplink");
+    } finally {
+      warn.mockRestore();
+    }
+  });
 });

@@ -1,10 +1,10 @@
 // NetkitLower inputs (DESIGN.md "NetkitLower"): a netkit device leasing NIC queues for AF_XDP.
 import { InputReader } from "../validate/reader";
-import { readAdopt } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common-args";
 
 export const NETKIT_APIS = ["auto", "lease", "lowerdev"] as const;
 
-export interface NetkitArgs {
+export interface NetkitArgs extends Ownership {
   name: string;
   lowerDevice: string;
   queues: { start: number; count: number };
@@ -30,9 +30,10 @@ export function readNetkitArgs(r: InputReader): NetkitArgs {
   const tailroom = r.int("tailroom", { optional: true, min: 0, max: 65535 });
   const api = r.oneOf("api", NETKIT_APIS, { default: "auto" })!;
   const adopt = readAdopt(r);
+  const who = readOwnership(r);
   if (name !== undefined && name === lowerDevice) r.fail(r.path("name"), `"${name}" is the same as lowerDevice`);
   r.finish();
-  const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, scrub, api, adopt };
+  const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, scrub, api, adopt, ...who };
   if (netns) args.netns = netns;
   if (headroom !== undefined) args.headroom = headroom;
   if (tailroom !== undefined) args.tailroom = tailroom;

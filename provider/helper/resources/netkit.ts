@@ -6,15 +6,19 @@
 // interface, which tests replace with a test double (test/support/fake-netlink.ts).
 import * as os from "node:os";
 import { InputReader } from "../validate/reader";
-import { readNamedDevice } from "./common-args";
+import { readNamedDevice, readOwnership, Ownership } from "./common-args";
 import { RtNetlink, isKindNotSupported, Link } from "../kernel/netlink/rtnetlink";
 import { GenlClient } from "../kernel/netlink/genetlink";
 import { NetdevGenl } from "../kernel/netlink/netdev-genl";
 import { KernelError } from "../kernel/internal/errors";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
+import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { BPFFS_ROOT } from "../validate/formats";
 import { readNetkitArgs, NetkitArgs } from "./netkit-args";
+
+const owners = ownerStore("netkit");
+const ownerKey = (netns: string | undefined, name: string) => `${netns ?? ""}/${name}`;
 
 export interface NetkitKernel {
   /** rtnetlink in the host's namespace, where the NIC is. */
@@ -65,8 +69,12 @@ export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
   const lower = k.rt.findLink(args.lowerDevice);
   if (!lower) throw new OpError("ENODEV", `lowerDevice ${args.lowerDevice} does not exist`);
   const existing = k.target.findLink(args.name) ?? (args.netns ? k.rt.findLink(args.name) : undefined);
+  const what = `device ${args.name}${args.netns ? ` in netns ${args.netns}` : ""}`;
+  return claimAndMake(owners, ownerKey(args.netns, args.name), what, existing !== undefined, args, () => makeNetkit(k, args, lower, existing));
+}
+
+function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Link | undefined) {
   if (existing) {
-    if (!args.adopt) throw new OpError("EEXIST", `device ${args.name} already exists; set adopt: true to take it over`);
     if (existing.kind !== "netkit") throw new OpError("EEXIST", `device ${args.name} exists and is a ${existing.kind ?? "non-netkit"} device`);
     // Converge what can change in place: the default policy (the rest replaces the device).
     if (existing.netkit?.policy !== undefined && existing.netkit.policy !== args.policy) k.target.setNetkitPolicy(existing.ifindex, args.policy);
@@ -130,12 +138,23 @@ export function showNetkitOn(k: NetkitKernel, id: { name: string; lowerDevice?: 
   return out;
 }
 
-export function removeNetkitOn(k: NetkitKernel, id: { name: string }) {
-  const nk = k.target.findLink(id.name);
-  if (!nk) return { removed: false };
-  if (nk.kind !== "netkit") throw new OpError("EEXIST", `device ${id.name} is a ${nk.kind ?? "non-netkit"} device, not hvnet's netkit`);
-  k.target.deleteLink(nk.ifindex); // ends its leases too
-  return { removed: true };
+export function removeNetkitOn(k: NetkitKernel, id: { name: string; netns?: string; who?: Ownership }) {
+  return releaseAndRemove(owners, ownerKey(id.netns, id.name), id.who ?? {}, () => {
+    const nk = k.target.findLink(id.name);
+    if (!nk) return { removed: false };
+    if (nk.kind !== "netkit") throw new OpError("EEXIST", `device ${id.name} is a ${nk.kind ?? "non-netkit"} device, not hvnet's netkit`);
+    k.target.deleteLink(nk.ifindex); // ends its leases too
+    return { removed: true };
+  });
+}
+
+function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
+  const r = InputReader.of(raw);
+  const name = r.ifname("name")!;
+  const netns = r.netns("netns");
+  const who = readOwnership(r);
+  r.finish();
+  return { name, netns, who };
 }
 
 function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T {
@@ -163,6 +182,6 @@ export function showNetkit(raw: unknown) {
 }
 
 export function removeNetkit(raw: unknown) {
-  const id = readNamedDevice(raw);
+  const id = readRemoveIdentity(raw);
   return withKernel(id.netns, (k) => removeNetkitOn(k, id));
 }

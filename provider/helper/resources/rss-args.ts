@@ -1,6 +1,6 @@
 // RssContext inputs (DESIGN.md "RssContext"): a slice of a NIC's queues with flows steered into it.
 import { InputReader } from "../validate/reader";
-import { readAdopt } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common-args";
 
 export const FLOW_TYPES = ["ip4", "ip6", "tcp4", "udp4", "tcp6", "udp6", "ether"] as const;
 export type FlowType = (typeof FLOW_TYPES)[number];
@@ -14,7 +14,7 @@ export interface Flow {
   srcPort?: number;
 }
 
-export interface RssArgs {
+export interface RssArgs extends Ownership {
   device: string;
   queues: { start: number; count: number };
   flows: Flow[];
@@ -76,8 +76,9 @@ export function readRssArgs(r: InputReader): RssArgs {
   const shrinkDefault = r.bool("shrinkDefault", { default: true })!;
   const contextId = r.int("contextId", { optional: true, min: 1 });
   const adopt = readAdopt(r);
+  const who = readOwnership(r);
   r.finish();
-  const args: RssArgs = { device: device!, queues: queues!, flows, shrinkDefault, adopt };
+  const args: RssArgs = { device: device!, queues: queues!, flows, shrinkDefault, adopt, ...who };
   if (hashKey) args.hashKey = hashKey.toLowerCase();
   if (hashFunction) args.hashFunction = hashFunction;
   if (contextId !== undefined) args.contextId = contextId;

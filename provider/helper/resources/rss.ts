@@ -21,13 +21,44 @@ import {
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
+import { Claim, decide, isSameClaimant, keptFor, mayRemove, OwnerRecord, recordFor } from "../state/ownership";
+import { Ownership, readOwnership } from "./common-args";
 import { readRssArgs, RssArgs, Flow } from "./rss-args";
 
 const RECORDS = "rss";
 
+/** One hvnet context: its reserved queues, its rules, and who made it (no owner fields: an older version did). */
+interface ContextRecord extends Partial<OwnerRecord> {
+  start: number;
+  count: number;
+  ruleIds: number[];
+}
+
 interface NicRecord {
-  /** contextId → reserved queues and the rules hvnet installed for it. */
-  contexts: Record<string, { start: number; count: number; ruleIds: number[] }>;
+  /** contextId → its record. */
+  contexts: Record<string, ContextRecord>;
+}
+
+function ownerOf(c: ContextRecord | undefined): OwnerRecord | undefined {
+  if (!c) return undefined;
+  const rec: OwnerRecord = { since: c.since ?? "before owners were recorded" };
+  if (c.owner !== undefined) rec.owner = c.owner;
+  if (c.op !== undefined) rec.op = c.op;
+  return rec;
+}
+
+/**
+ * The context an earlier attempt of this same request (or resource) made: a retried
+ * create whose answer was lost must find it, not allocate a second one. A recorded
+ * context the NIC no longer has is dropped from the record.
+ */
+function madeBefore(dev: EthtoolDevice, args: RssArgs, rec: NicRecord): number | undefined {
+  for (const [id, c] of Object.entries(rec.contexts)) {
+    if (!isSameClaimant(ownerOf(c), args)) continue;
+    if (contextExists(dev, args.device, Number(id))) return Number(id);
+    delete rec.contexts[id];
+  }
+  return undefined;
 }
 
 function queueCount(dev: EthtoolDevice, device: string): number {
@@ -65,14 +96,14 @@ function toMatch(f: Flow): FlowMatch {
 const sameMatch = (a: FlowMatch, b: FlowMatch) =>
   a.type === b.type && a.src === b.src && a.dst === b.dst && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
 
-function checkQueues(args: RssArgs, total: number, rec: NicRecord, driver: string | undefined): void {
+function checkQueues(args: RssArgs, contextId: number | undefined, total: number, rec: NicRecord, driver: string | undefined): void {
   const { start, count } = args.queues;
   if (start + count > total) {
     throw new OpError("EINVAL", `queues: ${start}-${start + count - 1} is beyond the ${total} queues of ${args.device} (driver ${driver ?? "unknown"}); raise them with ethtool -L first`);
   }
   const others: NicRecord = { contexts: {} };
   for (const [id, c] of Object.entries(rec.contexts)) {
-    if (Number(id) === args.contextId) continue;
+    if (Number(id) === contextId) continue;
     others.contexts[id] = c;
     if (start < c.start + c.count && c.start < start + count) {
       throw new OpError("EBUSY", `queues: ${start}-${start + count - 1} overlap RSS context ${id} of ${args.device} (queues ${c.start}-${c.start + c.count - 1})`);
@@ -103,22 +134,23 @@ export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
   const rec = readRecord<NicRecord>(RECORDS, args.device) ?? { contexts: {} };
   const driver = driverNameOf(dev, args.device);
   const total = queueCount(dev, args.device);
-  checkQueues(args, total, rec, driver);
+  let contextId = args.contextId ?? madeBefore(dev, args, rec);
+  checkQueues(args, contextId, total, rec, driver);
   const cfg: rss.ContextConfig = { queues: args.queues };
   if (args.hashKey) cfg.key = Buffer.from(args.hashKey.split(":").map((h) => parseInt(h, 16)));
   if (args.hashFunction) cfg.hfunc = args.hashFunction;
 
-  let contextId = args.contextId;
   if (contextId !== undefined && !contextExists(dev, args.device, contextId)) {
-    if (!args.adopt) throw new OpError("ENOENT", `RSS context ${contextId} does not exist on ${args.device}`);
+    // The provider's update carries the owner: its own context vanished (reboot, driver
+    // reset), so make it again. Anyone else names a context that is not there.
+    if (!args.adopt && args.owner === undefined) throw new OpError("ENOENT", `RSS context ${contextId} does not exist on ${args.device}`);
     // Gone (reboot, driver reset): drift, make it again. Its old reservation is this
     // resource's own and must not outlive it under the old id.
     delete rec.contexts[contextId];
     contextId = undefined;
   }
-  if (contextId !== undefined && rec.contexts[contextId] === undefined && !args.adopt) {
-    throw new OpError("EEXIST", `RSS context ${contextId} of ${args.device} is not hvnet's; set adopt: true to take it over`);
-  }
+  const previous = contextId === undefined ? undefined : ownerOf(rec.contexts[contextId]);
+  const claim: Claim = contextId === undefined ? "create" : decide(`RSS context ${contextId} of ${args.device}`, true, previous, args);
   const created = contextId === undefined;
   if (contextId === undefined) contextId = rss.createContext(dev, args.device, cfg);
   else rss.modifyContext(dev, args.device, contextId, cfg);
@@ -152,7 +184,7 @@ export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
     throw err;
   }
 
-  rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds };
+  rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds, ...recordFor(claim, previous, args) };
   writeRecord(RECORDS, args.device, rec);
   if (args.shrinkDefault) spreadDefault(dev, args.device, total, rec);
   return { contextId: ctx, ruleIds, indirectionTable: rss.getIndirection(dev, args.device, ctx) };
@@ -204,8 +236,9 @@ function saveRecord(device: string, rec: NicRecord): void {
   else deleteRecord(RECORDS, device);
 }
 
-export function removeRssOn(dev: EthtoolDevice, device: string, contextId: number) {
+export function removeRssOn(dev: EthtoolDevice, device: string, contextId: number, who: Ownership = {}) {
   const rec = readRecord<NicRecord>(RECORDS, device) ?? { contexts: {} };
+  if (!mayRemove(ownerOf(rec.contexts[contextId]), who)) return keptFor(ownerOf(rec.contexts[contextId]));
   const recorded = rec.contexts[contextId] !== undefined;
   delete rec.contexts[contextId];
   let exists: boolean;
@@ -228,12 +261,13 @@ export function removeRssOn(dev: EthtoolDevice, device: string, contextId: numbe
   return { removed: exists };
 }
 
-function readIdentity(raw: unknown): { device: string; contextId: number } {
+function readIdentity(raw: unknown): { device: string; contextId: number; who: Ownership } {
   const r = InputReader.of(raw);
   const device = r.ifname("device")!;
   const contextId = r.int("contextId", { min: 1 })!;
+  const who = readOwnership(r);
   r.finish();
-  return { device, contextId };
+  return { device, contextId, who };
 }
 
 export function applyRss(raw: unknown) {
@@ -248,5 +282,5 @@ export function showRss(raw: unknown) {
 
 export function removeRss(raw: unknown) {
   const id = readIdentity(raw);
-  return withLock(`nic-${id.device}`, () => withEthtool(undefined, (dev) => removeRssOn(dev, id.device, id.contextId)));
+  return withLock(`nic-${id.device}`, () => withEthtool(undefined, (dev) => removeRssOn(dev, id.device, id.contextId, id.who)));
 }

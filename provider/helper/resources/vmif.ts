@@ -3,7 +3,7 @@
 // vm-egress program with the VM's identity (MAC, addresses, VLAN) and egress ACL.
 import * as fs from "node:fs";
 import { InputReader } from "../validate/reader";
-import { readNamedDevice } from "./common-args";
+import { readNamedDevice, Ownership } from "./common-args";
 import { applyTap, deleteTap, readTap, TapRecreateError, TapConflictError } from "../kernel/tun";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
@@ -14,13 +14,15 @@ import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
 import { BPFFS_ROOT } from "../validate/formats";
-import { readVmifArgs, VmifArgs } from "./vmif-args";
+import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
+import { readVmifArgs, readVmOwnership, VmifArgs } from "./vmif-args";
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
 import { deviceLock, withRt } from "./xdp";
 import { qemuArgs, libvirtXml } from "./vmif-qemu";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 
 const RECORDS = "vmif";
+const owners = ownerStore(RECORDS);
 /** ethtool short names of the offloads the XDP fast path needs off. */
 const OFFLOAD_FEATURES = ["tx", "tso", "gso", "gro"];
 
@@ -83,34 +85,37 @@ export function applyVmif(raw: unknown) {
   const args = readVmifArgs(InputReader.of(raw));
   return withLock(deviceLock(args.netns, args.name), () => {
     const existing = withRt(args.netns, (rt) => readTap(args.name, { rt }));
-    if (existing && !args.adopt) {
-      throw new OpError("EEXIST", `tap ${args.name} already exists; set adopt: true to take it over`);
-    }
-    try {
-      applyTap({ name: args.name, queues: args.queues, owner: args.owner?.uid, group: args.owner?.gid, vnetHdr: true, multiQueue: true }, { netns: args.netns });
-    } catch (err) {
-      if (err instanceof TapRecreateError) throw new OpError("EEXIST", `${err.message} (replace the VmInterface)`);
-      if (err instanceof TapConflictError) throw new OpError("EEXIST", err.message);
-      throw err;
-    }
-    writeRecord(RECORDS, recordKey(args.netns, args.name), args);
-    return withRt(args.netns, (rt) => {
-      const tap = rt.getLink(args.name);
-      if (args.mtu !== undefined && tap.mtu !== args.mtu) rt.setMtu(args.name, args.mtu);
-      setOffloads(args.netns, args.name, args.offloads);
-      const pinDir = egressPinDir(args.netns, args.name);
-      if (args.egress) {
-        attach({ device: args.name, program: "vm-egress", mode: "auto", pinDir, adopt: true }, rt);
-        writeEgressConfig(args, pinDir, rt);
-      } else {
-        detach(pinDir);
-      }
-      if (!tap.up) rt.setUp(args.name);
-      return outputs(args, tap.ifindex);
-    });
+    const key = recordKey(args.netns, args.name);
+    const what = `tap ${args.name}${args.netns ? ` in netns ${args.netns}` : ""}`;
+    return claimAndMake(owners, key, what, existing !== undefined, { ...args.ownership, adopt: args.adopt }, () => makeTap(args, key));
   });
 }
 
+function makeTap(args: VmifArgs, key: string) {
+  try {
+    applyTap({ name: args.name, queues: args.queues, owner: args.owner?.uid, group: args.owner?.gid, vnetHdr: true, multiQueue: true }, { netns: args.netns });
+  } catch (err) {
+    if (err instanceof TapRecreateError) throw new OpError("EEXIST", `${err.message} (replace the VmInterface)`);
+    if (err instanceof TapConflictError) throw new OpError("EEXIST", err.message);
+    throw err;
+  }
+  const { ownership: _who, ...recorded } = args;
+  writeRecord(RECORDS, key, recorded);
+  return withRt(args.netns, (rt) => {
+    const tap = rt.getLink(args.name);
+    if (args.mtu !== undefined && tap.mtu !== args.mtu) rt.setMtu(args.name, args.mtu);
+    setOffloads(args.netns, args.name, args.offloads);
+    const pinDir = egressPinDir(args.netns, args.name);
+    if (args.egress) {
+      attach({ device: args.name, program: "vm-egress", mode: "auto", pinDir, adopt: true }, rt);
+      writeEgressConfig(args, pinDir, rt);
+    } else {
+      detach(pinDir);
+    }
+    if (!tap.up) rt.setUp(args.name);
+    return outputs(args, tap.ifindex);
+  });
+}
 
 export function showVmif(raw: unknown) {
   const id = readNamedDevice(raw);
@@ -156,12 +161,24 @@ export function showVmif(raw: unknown) {
   });
 }
 
+function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
+  const r = InputReader.of(raw);
+  const name = r.ifname("name")!;
+  const netns = r.netns("netns");
+  const who = readVmOwnership(r);
+  r.finish();
+  return { name, netns, who };
+}
+
 export function removeVmif(raw: unknown) {
-  const id = readNamedDevice(raw);
-  return withLock(deviceLock(id.netns, id.name), () => {
-    detach(egressPinDir(id.netns, id.name));
-    const removed = deleteTap(id.name, { netns: id.netns });
-    deleteRecord(RECORDS, recordKey(id.netns, id.name));
-    return { removed };
-  });
+  const id = readRemoveIdentity(raw);
+  const key = recordKey(id.netns, id.name);
+  return withLock(deviceLock(id.netns, id.name), () =>
+    releaseAndRemove(owners, key, id.who, () => {
+      detach(egressPinDir(id.netns, id.name));
+      const removed = deleteTap(id.name, { netns: id.netns });
+      deleteRecord(RECORDS, key);
+      return { removed };
+    }),
+  );
 }

@@ -1,13 +1,13 @@
 // XdpProgram inputs (DESIGN.md "XdpProgram"): an XDP program attached through a pinned bpf_link.
 import { InputReader, UNKNOWN } from "../validate/reader";
 import { BPFFS_ROOT } from "../validate/formats";
-import { readAdopt } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common-args";
 
 export const BUILTIN_PROGRAMS = ["l2fwd", "vm-egress", "pass"] as const;
 export type BuiltinProgram = (typeof BUILTIN_PROGRAMS)[number];
 export type ProgramRef = BuiltinProgram | { object: string; section: string };
 
-export interface XdpArgs {
+export interface XdpArgs extends Ownership {
   device: string;
   program: ProgramRef;
   mode: "native" | "skb" | "auto";
@@ -54,8 +54,9 @@ export function readXdpArgs(r: InputReader): XdpArgs {
   const netns = r.netns("netns");
   const pinDir = r.bpffsPath("pinDir", { optional: true });
   const adopt = readAdopt(r);
+  const who = readOwnership(r);
   r.finish();
-  const args: XdpArgs = { device: device!, program: program!, mode, pinDir: pinDir ?? defaultPinDir(device!, netns), adopt };
+  const args: XdpArgs = { device: device!, program: program!, mode, pinDir: pinDir ?? defaultPinDir(device!, netns), adopt, ...who };
   if (netns) args.netns = netns;
   return args;
 }

@@ -4,6 +4,8 @@ import { inNetns } from "../kernel/netns";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
+import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
+import { Ownership, readOwnership } from "./common-args";
 import { readXdpArgs, XdpArgs, defaultPinDir } from "./xdp-args";
 import { attach, describe, detach } from "./xdp-attachment";
 
@@ -16,6 +18,7 @@ export interface XdpRecord {
 }
 
 export const XDP_RECORDS = "xdp";
+const owners = ownerStore(XDP_RECORDS);
 
 export function withRt<T>(netns: string | undefined, fn: (rt: RtNetlink) => T): T {
   return inNetns(netns, () => {
@@ -36,7 +39,10 @@ export function applyXdp(raw: unknown) {
   const args = readXdpArgs(InputReader.of(raw));
   return withLock(deviceLock(args.netns, args.device), () =>
     withRt(args.netns, (rt) => {
-      const { state } = attach(args, rt);
+      const exists = describe(args.pinDir, rt) !== undefined;
+      const what = `the XDP attachment of ${args.device} pinned at ${args.pinDir}`;
+      // A converge or a take-over swaps the program on the link that is there.
+      const { state } = claimAndMake(owners, args.pinDir, what, exists, args, (claim) => attach({ ...args, adopt: claim !== "create" }, rt));
       const record: XdpRecord = { device: args.device, program: args.program, mode: args.mode };
       if (args.netns) record.netns = args.netns;
       writeRecord(XDP_RECORDS, args.pinDir, record);
@@ -45,13 +51,14 @@ export function applyXdp(raw: unknown) {
   );
 }
 
-function readIdentity(raw: unknown): { device: string; netns?: string; pinDir: string } {
+function readIdentity(raw: unknown): { device: string; netns?: string; pinDir: string; who: Ownership } {
   const r = InputReader.of(raw);
   const device = r.ifname("device")!;
   const netns = r.netns("netns");
   const pinDir = r.bpffsPath("pinDir", { optional: true });
+  const who = readOwnership(r);
   r.finish();
-  return { device, netns, pinDir: pinDir ?? defaultPinDir(device, netns) };
+  return { device, netns, pinDir: pinDir ?? defaultPinDir(device, netns), who };
 }
 
 export function showXdp(raw: unknown) {
@@ -72,9 +79,11 @@ export function showXdp(raw: unknown) {
 
 export function removeXdp(raw: unknown) {
   const id = readIdentity(raw);
-  return withLock(deviceLock(id.netns, id.device), () => {
-    const existed = inNetns(id.netns, () => detach(id.pinDir));
-    deleteRecord(XDP_RECORDS, id.pinDir);
-    return { removed: existed };
-  });
+  return withLock(deviceLock(id.netns, id.device), () =>
+    releaseAndRemove(owners, id.pinDir, id.who, () => {
+      const existed = inNetns(id.netns, () => detach(id.pinDir));
+      deleteRecord(XDP_RECORDS, id.pinDir);
+      return { removed: existed };
+    }),
+  );
 }
