@@ -8,6 +8,8 @@ import { startHelperHost, HelperHost } from "../support/helper-host";
 let host: HelperHost;
 const UPLINK_PIN = "/sys/fs/bpf/hvnet/xdp/root/uplink0";
 const TABLE = `${UPLINK_PIN}/maps/fdb`;
+const OWNER_A = "hvt/a/XdpProgram/uplink";
+const OWNER_B = "hvt/b/XdpProgram/uplink";
 
 function xdpProgId(dev: string): number | undefined {
   const [link] = host.ns.ipJson("-d", "link", "show", "dev", dev);
@@ -34,7 +36,7 @@ afterAll(async () => {
 
 describe("XdpProgram through a pinned bpf_link", () => {
   test("attaches l2fwd natively and pins link and maps", async () => {
-    const out = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd" });
+    const out = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_A, op: "op-first-attach" });
     expect(out.attachMode).toBe("native");
     expect(out.linkPin).toBe(`${UPLINK_PIN}/link`);
     expect(Object.keys(out.maps).sort()).toEqual(["fdb", "ports", "stats"]);
@@ -44,11 +46,26 @@ describe("XdpProgram through a pinned bpf_link", () => {
     expect(host.hostExec("ls", [`${UPLINK_PIN}/maps`]).split("\n").filter(Boolean).sort()).toEqual(["fdb", "ports", "stats"]);
   });
 
-  test("a second create without adopt is refused, naming the pin", async () => {
-    const r = await host.call("xdp.apply", { device: "uplink0", program: "l2fwd" });
+  test("another owner's create without adopt is refused, naming the pin and the owner", async () => {
+    const r = await host.call("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_B, op: "op-second-owner" });
     expect(r.ok).toBe(false);
     expect(r.error.code).toBe("EEXIST");
-    expect(r.error.message).toContain(`${UPLINK_PIN}/link`);
+    expect(r.error.message).toContain(UPLINK_PIN);
+    expect(r.error.message).toContain(`owned by ${OWNER_A}`);
+    // A caller without an owner may not take it either: it is someone's.
+    expect((await host.call("xdp.apply", { device: "uplink0", program: "l2fwd" })).error?.code).toBe("EEXIST");
+  });
+
+  test("the same request again (a retry, same op) converges on the same link", async () => {
+    const a = await host.request("xdp.show", { device: "uplink0" });
+    const b = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_A, op: "op-first-attach" });
+    expect(b.linkId).toBe(a.linkId);
+    expect(b.programId).toBe(a.programId);
+  });
+
+  test("another owner's remove leaves the attachment and names its owner", async () => {
+    expect(await host.request("xdp.remove", { device: "uplink0", owner: OWNER_B })).toEqual({ removed: false, owner: OWNER_A });
+    expect(xdpProgId("uplink0")).toBeDefined();
   });
 
   test("swapping the program keeps the link and the FDB map, changes the program", async () => {
