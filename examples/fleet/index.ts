@@ -9,6 +9,10 @@
 //   vlan       the VMs' VLAN (default 100)
 // `hosts` (secret JSON list of {name, address, port, user, privateKey, hostKey, uplink})
 // targets real hosts; without it, every host of the lab.
+//
+// After any host reboots, run `pulumi up --refresh`: its taps, XDP programs and FDB
+// entries are gone but still in the stack, so a plain `pulumi up` finds nothing to change.
+// The refresh drops what is missing from the state and up makes it again, on that host only.
 import * as pulumi from "@pulumi/pulumi";
 import * as hvnet from "@hvnet/pulumi";
 

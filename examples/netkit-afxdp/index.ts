@@ -6,6 +6,11 @@
 // RSS contexts and ntuple filters (mlx5, bnxt, sfc, ...). The program asks the host first
 // and fails preview and up at once, naming the host and what it lacks, with nothing changed.
 //
+// After the host reboots, run `pulumi up --refresh`: the RSS context, ntuple rules and
+// netkit device are gone but still in the stack, so a plain `pulumi up` finds nothing to
+// change. The refresh finds them missing and up makes them again: run it before the
+// VM's QEMU starts again, as QEMU opens the netkit device's queues.
+//
 // Config (all optional):
 //   nic       the NIC to slice (default: the host's uplink)
 //   queues    {start, count} of the NIC's queues for the VM (default {start: 4, count: 2})

@@ -4,6 +4,10 @@
 //   - an FDB entry per VM, so frames for its MAC on the VLAN go straight to its tap
 // It targets the first lab host by default; stack config `hosts` targets real hosts.
 //
+// After the host reboots, run `pulumi up --refresh`: everything above lives in the
+// kernel and /run and is gone, while the stack still records it, so a plain `pulumi up`
+// finds nothing to change. The refresh reads each object back and up makes it again.
+//
 // Config (all optional):
 //   program   the uplink's XDP program: l2fwd (default) or pass (swapped in place)
 //   xdpMode   native (default), skb or auto
