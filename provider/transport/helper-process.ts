@@ -11,6 +11,14 @@
 // it pipelines requests (many in flight, matched by id), coalesces requests issued
 // within a short window into one batch message, restarts a helper that died on the next
 // request, and retries in-flight idempotent requests once.
+//
+// Nothing waits forever. Every request has a deadline (HVNET_REQUEST_TIMEOUT, 60 s by
+// default), sent along as `deadlineMs` so the helper's lock waits give up first and
+// answer with the lock's holder; a request still unanswered a grace period later fails,
+// and its helper (stuck in the kernel, or behind a lock it cannot bound) is stopped, not
+// reused. While connected the provider pings the helper (HVNET_KEEPALIVE_INTERVAL, 15 s)
+// and tells it in hello to exit after four intervals of silence: a connection that dies
+// without a FIN never closes the helper's stdin.
 import { EventEmitter } from "node:events";
 import type { ClientChannel } from "ssh2";
 import { parseProbe, type HostProbe } from "./deploy";
@@ -50,7 +58,27 @@ export interface HelperProcessOptions {
   expectedHash: string;
   helloTimeoutMs?: number;
   stderrLines?: number;
+  /** How often to ping the helper; default HVNET_KEEPALIVE_INTERVAL seconds, else 15 s. */
+  keepaliveMs?: number;
+  /** Silence after which the helper exits on its own; default 4 × keepaliveMs. */
+  idleExitMs?: number;
 }
+
+/** Reads an environment variable holding seconds (decimals allowed) as milliseconds. */
+export function envSeconds(name: string, fallbackMs: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallbackMs;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s <= 0) {
+    throw new Error(`${name} must be a number of seconds greater than 0, got ${JSON.stringify(raw)}`);
+  }
+  return Math.round(s * 1000);
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_KEEPALIVE_MS = 15_000;
+/** After a request's deadline, how long the answer may still take to arrive. */
+export const DEFAULT_GRACE_MS = 5_000;
 
 export class HelperProcess extends EventEmitter {
   private readonly inflight = new Map<number, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
@@ -61,6 +89,7 @@ export class HelperProcess extends EventEmitter {
   private exitInfo?: string;
   private gone = false;
   private probe?: HostProbe;
+  private keepalive?: NodeJS.Timeout;
   hello?: HelperHello;
 
   private constructor(
@@ -88,8 +117,11 @@ export class HelperProcess extends EventEmitter {
     const timeoutMs = opts.helloTimeoutMs ?? 20_000;
     let timer: NodeJS.Timeout | undefined;
     try {
+      const keepaliveMs = opts.keepaliveMs ?? envSeconds("HVNET_KEEPALIVE_INTERVAL", DEFAULT_KEEPALIVE_MS);
+      // The helper refuses less than 500 ms (rpc/idle.ts MIN_IDLE_EXIT_MS).
+      const idleExitMs = Math.max(500, Math.round(opts.idleExitMs ?? 4 * keepaliveMs));
       const hello = await Promise.race([
-        p.call(0, { op: "hello", args: {} }),
+        p.call(0, { op: "hello", args: { idleExitMs } }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new HelperGone(`no answer to hello within ${timeoutMs} ms`, p.lastStderr())), timeoutMs);
         }),
@@ -107,6 +139,7 @@ export class HelperProcess extends EventEmitter {
         );
       }
       p.hello = { version: String(r.version), hash: r.hash, pid: r.pid };
+      p.startKeepalive(keepaliveMs);
       return p;
     } catch (e) {
       void p.close();
@@ -134,16 +167,27 @@ export class HelperProcess extends EventEmitter {
   }
 
   /** Sends one message; resolves with its response, rejects with HelperGone if the process dies first. */
-  send(message: { op: string; args: unknown }): Promise<Response> {
+  send(message: Message): Promise<Response> {
     return this.call(this.nextId++, message);
   }
 
-  private call(id: number, message: { op: string; args: unknown }): Promise<Response> {
+  private call(id: number, message: Message): Promise<Response> {
     if (this.gone) return Promise.reject(new HelperGone(this.exitInfo ?? "helper exited", this.lastStderr()));
     return new Promise((resolve, reject) => {
       this.inflight.set(id, { resolve, reject });
-      this.channel.write(JSON.stringify({ id, op: message.op, args: message.args ?? {} }) + "\n");
+      const req: Record<string, unknown> = { id, op: message.op, args: message.args ?? {} };
+      if (message.deadlineMs !== undefined) req.deadlineMs = message.deadlineMs;
+      this.channel.write(JSON.stringify(req) + "\n");
     });
+  }
+
+  /** Any input proves to the helper that we are still here (see its idle watchdog). */
+  private startKeepalive(intervalMs: number): void {
+    this.keepalive = setInterval(() => {
+      if (this.gone) return;
+      this.send({ op: "ping", args: {} }).catch(() => undefined);
+    }, intervalMs);
+    this.keepalive.unref();
   }
 
   private onStdout(chunk: string): void {
@@ -189,6 +233,7 @@ export class HelperProcess extends EventEmitter {
   private onGone(): void {
     if (this.gone) return;
     this.gone = true;
+    clearInterval(this.keepalive);
     const err = new HelperGone(this.exitInfo ?? "channel closed", this.lastStderr());
     for (const w of this.inflight.values()) w.reject(err);
     this.inflight.clear();
@@ -200,6 +245,7 @@ export class HelperProcess extends EventEmitter {
    * within graceMs. Resolves once the channel is closed, i.e. the helper has exited.
    */
   close(graceMs = 1000): Promise<void> {
+    clearInterval(this.keepalive);
     if (this.gone) return Promise.resolve();
     const exited = new Promise<void>((resolve) => this.once("exit", () => resolve()));
     this.channel.end();
@@ -209,11 +255,38 @@ export class HelperProcess extends EventEmitter {
     t.unref();
     return exited;
   }
+
+  /**
+   * Stops a helper that no longer answers: SIGTERM through the channel (sudo passes it
+   * on; Node's default action ends even a thread blocked in a syscall loop), then the
+   * channel itself. Resolves once the channel is closed.
+   */
+  kill(): Promise<void> {
+    clearInterval(this.keepalive);
+    if (this.gone) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => this.once("exit", () => resolve()));
+    const ch = this.channel as ClientChannel & { signal?: (name: string) => void };
+    try {
+      ch.signal?.("TERM");
+    } catch {
+      // a server that refuses signals: closing the channel below still ends our side
+    }
+    this.channel.close();
+    return exited;
+  }
+}
+
+interface Message {
+  op: string;
+  args: unknown;
+  deadlineMs?: number;
 }
 
 export interface RequestOptions {
   /** Safe to run twice. Every helper op is idempotent unless the caller says otherwise. */
   idempotent?: boolean;
+  /** This request's deadline instead of the client's (HelperClientOptions.timeoutMs). */
+  timeoutMs?: number;
 }
 
 export interface HelperClientOptions {
@@ -227,6 +300,10 @@ export interface HelperClientOptions {
   coalesceMs?: number | false;
   /** Largest batch; bigger bursts are split. */
   maxBatch?: number;
+  /** Each request's deadline; default HVNET_REQUEST_TIMEOUT seconds, else 60 s. */
+  timeoutMs?: number;
+  /** How much longer than the deadline an answer may take before the helper is stopped. */
+  graceMs?: number;
 }
 
 interface Pending {
@@ -234,6 +311,10 @@ interface Pending {
   args: unknown;
   idempotent: boolean;
   attempts: number;
+  timeoutMs: number;
+  /** Answered, failed or given up on: late news about it is ignored. */
+  done: boolean;
+  timer?: NodeJS.Timeout;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -244,9 +325,18 @@ export class HelperClient {
   private queue: Pending[] = [];
   private flushTimer?: NodeJS.Timeout | NodeJS.Immediate;
   private closed = false;
-  readonly stats = { starts: 0, messages: 0, batches: 0, retries: 0 };
+  readonly stats = { starts: 0, messages: 0, batches: 0, retries: 0, timeouts: 0 };
+  private readonly timeoutMs: number | Error;
 
-  constructor(private readonly opts: HelperClientOptions) {}
+  constructor(private readonly opts: HelperClientOptions) {
+    let t: number | Error;
+    try {
+      t = opts.timeoutMs ?? envSeconds("HVNET_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_MS);
+    } catch (e) {
+      t = e as Error;
+    }
+    this.timeoutMs = t;
+  }
 
   get process(): HelperProcess | undefined {
     return this.proc;
@@ -254,8 +344,20 @@ export class HelperClient {
 
   request(op: string, args: unknown = {}, options: RequestOptions = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(new TransportError(this.opts.host, "host pool is closed", "ECLOSED"));
+    if (this.timeoutMs instanceof Error) return Promise.reject(new TransportError(this.opts.host, this.timeoutMs.message, "EINVAL"));
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
-      this.enqueue({ op, args, idempotent: options.idempotent ?? true, attempts: 0, resolve, reject });
+      const p: Pending = {
+        op,
+        args,
+        idempotent: options.idempotent ?? true,
+        attempts: 0,
+        timeoutMs,
+        done: false,
+        resolve: (v) => finish(p, () => resolve(v)),
+        reject: (e) => finish(p, () => reject(e)),
+      };
+      this.enqueue(p);
     });
   }
 
@@ -313,12 +415,23 @@ export class HelperClient {
     return this.starting;
   }
 
-  private dispatch(proc: HelperProcess, items: Pending[]): void {
-    for (const it of items) it.attempts++;
+  private dispatch(proc: HelperProcess, all: Pending[]): void {
+    const items = all.filter((it) => !it.done);
+    if (items.length === 0) return;
+    for (const it of items) {
+      it.attempts++;
+      this.arm(proc, it);
+    }
     this.stats.messages++;
     const single = items.length === 1;
     if (!single) this.stats.batches++;
-    const message = single ? { op: items[0].op, args: items[0].args } : { op: "batch", args: { requests: items.map((it) => ({ op: it.op, args: it.args })) } };
+    const message: Message = single
+      ? { op: items[0].op, args: items[0].args, deadlineMs: items[0].timeoutMs }
+      : {
+          op: "batch",
+          args: { requests: items.map((it) => ({ op: it.op, args: it.args, deadlineMs: it.timeoutMs })) },
+          deadlineMs: Math.max(...items.map((it) => it.timeoutMs)),
+        };
     proc.send(message).then(
       (res) => {
         if (single) {
@@ -336,7 +449,9 @@ export class HelperClient {
       (e: Error) => {
         const gone = e instanceof HelperGone ? e : new HelperGone(e.message, proc.lastStderr());
         for (const it of items) {
+          if (it.done) continue; // given up on already: it is not tried again
           if (it.idempotent && it.attempts < 2 && !this.closed) {
+            clearTimeout(it.timer); // its deadline starts again when it is sent again
             this.stats.retries++;
             this.enqueue(it);
           } else {
@@ -355,6 +470,39 @@ export class HelperClient {
     );
   }
 
+  /**
+   * Gives up on a request unanswered by its deadline plus the grace period. The helper
+   * had until the deadline to answer (its lock waits end there), so it is stuck: it is
+   * stopped rather than reused, the other requests in flight on it are retried (when
+   * idempotent) on a new one, and this one fails saying what it waited for.
+   */
+  private arm(proc: HelperProcess, it: Pending): void {
+    const grace = this.opts.graceMs ?? DEFAULT_GRACE_MS;
+    clearTimeout(it.timer);
+    it.timer = setTimeout(() => {
+      if (it.done) return;
+      this.stats.timeouts++;
+      const pid = proc.hello?.pid;
+      it.reject(
+        new HelperError(
+          this.opts.host,
+          it.op,
+          {
+            code: "ETIMEDOUT",
+            message:
+              `no answer from the helper${pid ? ` (pid ${pid})` : ""} within ${seconds(it.timeoutMs)} s, this request's deadline, ` +
+              `plus ${seconds(grace)} s: it is stuck (in the kernel, or on the host); it was stopped and the next request starts a new one. ` +
+              `Whether ${it.op} took effect is unknown: run again (pulumi up, or pulumi refresh first) to converge. ` +
+              `Set HVNET_REQUEST_TIMEOUT (seconds) if this host needs longer.`,
+          },
+          proc.lastStderr(),
+        ),
+      );
+      if (this.proc === proc) this.proc = undefined;
+      void proc.kill();
+    }, it.timeoutMs + grace);
+  }
+
   /** Fails queued requests and stops the helper; resolves when it has exited. */
   close(): Promise<void> {
     this.closed = true;
@@ -367,6 +515,17 @@ export class HelperClient {
     for (const it of this.queue.splice(0)) it.reject(err);
     return this.proc?.close() ?? Promise.resolve();
   }
+}
+
+function finish(p: Pending, settle: () => void): void {
+  if (p.done) return;
+  p.done = true;
+  clearTimeout(p.timer);
+  settle();
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(1);
 }
 
 function settle(host: string, it: Pending, res: { ok: boolean; result?: unknown; error?: HelperErrorBody }): void {

@@ -168,3 +168,71 @@ test("a launch failure fails the waiting requests, and the next request launches
   await client.close();
   await expect(client.request("echo", {})).rejects.toThrow(/host pool is closed/);
 });
+
+describe("deadlines", () => {
+  const savedEnv = process.env.HVNET_REQUEST_TIMEOUT;
+  afterEach(() => {
+    if (savedEnv === undefined) delete process.env.HVNET_REQUEST_TIMEOUT;
+    else process.env.HVNET_REQUEST_TIMEOUT = savedEnv;
+  });
+
+  test("every request carries its deadline to the helper: the default, the environment's, its own, and per batch member", async () => {
+    delete process.env.HVNET_REQUEST_TIMEOUT;
+    const plain = new HelperClient({ host: "hv-test", launch: startEcho, coalesceMs: false });
+    expect(await plain.request("deadline")).toEqual({ deadlineMs: 60_000 });
+    expect(await plain.request("deadline", {}, { timeoutMs: 1234 })).toEqual({ deadlineMs: 1234 });
+    await plain.close();
+
+    process.env.HVNET_REQUEST_TIMEOUT = "2.5";
+    const batched = new HelperClient({ host: "hv-test", launch: startEcho, coalesceMs: 5 });
+    const out = await Promise.all([batched.request("deadline"), batched.request("deadline", {}, { timeoutMs: 700 })]);
+    expect(out).toEqual([{ deadlineMs: 2500 }, { deadlineMs: 700 }]);
+    expect(batched.stats.batches).toBe(1);
+    await batched.close();
+  });
+
+  test("a bad HVNET_REQUEST_TIMEOUT fails requests with a message naming it", async () => {
+    process.env.HVNET_REQUEST_TIMEOUT = "soon";
+    const client = new HelperClient({ host: "hv-test", launch: startEcho });
+    await expect(client.request("echo", {})).rejects.toThrow('hv-test: HVNET_REQUEST_TIMEOUT must be a number of seconds greater than 0, got "soon"');
+    await client.close();
+  });
+
+  test("a helper that does not answer by deadline + grace: the request fails saying what it waited for, the helper is stopped, the next request gets a new one", async () => {
+    const client = new HelperClient({ host: "hv-test", launch: startEcho, coalesceMs: false, timeoutMs: 400, graceMs: 200 });
+    const { pid } = (await client.request("pid")) as { pid: number };
+    const t0 = Date.now();
+    const hung = client.request("hang").catch((e) => e);
+    // Sent after it, so never read by the stuck helper; a longer deadline: retried on the new one.
+    const bystander = client.request("echo", { still: "here" }, { timeoutMs: 5000 });
+    const err = (await hung) as HelperError;
+    const ms = Date.now() - t0;
+    expect(err).toBeInstanceOf(HelperError);
+    expect(err.code).toBe("ETIMEDOUT");
+    expect(err.message).toMatch(new RegExp(`^hv-test: hang: no answer from the helper \\(pid ${pid}\\) within 0\\.4 s, this request's deadline, plus 0\\.2 s: it is stuck`));
+    expect(err.message).toMatch(/it was stopped and the next request starts a new one/);
+    expect(err.stderr.join("\n")).toMatch(/hanging as asked/);
+    expect(ms).toBeGreaterThanOrEqual(550);
+    expect(ms).toBeLessThan(3000);
+    // Witness: the stuck process is gone (the channel double closes by SIGKILL).
+    const stuck = children.find((c) => c.pid === pid)!;
+    await new Promise((r) => (stuck.exitCode !== null || stuck.signalCode !== null ? r(undefined) : stuck.once("exit", r)));
+    expect(stuck.signalCode).toBe("SIGKILL");
+    await expect(bystander).resolves.toEqual({ still: "here" });
+    const after = (await client.request("pid")) as { pid: number };
+    expect(after.pid).not.toBe(pid);
+    expect(client.stats).toMatchObject({ starts: 2, timeouts: 1, retries: 1 });
+    await client.close();
+  });
+});
+
+test("the helper is pinged while connected and told in hello how long a silence means the provider is gone", async () => {
+  const p = await HelperProcess.start(echoChannel(), { host: "hv-test", expectedHash: HASH, keepaliveMs: 150 });
+  await new Promise((r) => setTimeout(r, 700));
+  const client = new HelperClient({ host: "hv-test", launch: async () => p, coalesceMs: false });
+  const stats = (await client.request("stats")) as { pings: number; idleExitMs: number };
+  expect(stats.pings).toBeGreaterThanOrEqual(3);
+  expect(stats.pings).toBeLessThanOrEqual(5);
+  expect(stats.idleExitMs).toBe(600); // 4 keepalive intervals
+  await client.close();
+});
