@@ -1,0 +1,104 @@
+// Fault: two stacks on one host name the same object. The runtime over real SSH to a lab
+// host, with two owner strings as two stacks' SDKs set them: the second stack's create
+// is refused naming the first, its delete never removes the first's object, and
+// adopt: true takes the object over (after which the first stack is the stranger).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { requireRoot, requireCommand } from "../support/require-root";
+import { labUp, Lab, LabHost } from "../support/lab";
+import { HostPool } from "../../provider/transport/pool";
+import { HostSpec } from "../../provider/transport/host-spec";
+import { KINDS } from "../../provider/resources";
+import { requireValidInputs } from "../../provider/runtime/check";
+import { createResource, deleteResource, updateResource } from "../../provider/runtime/operations";
+
+const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
+let lab: Lab;
+let host: LabHost;
+let pool: HostPool;
+let spec: HostSpec;
+
+const hostJson = (...args: string[]): any => JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
+const xdpProgId = (dev: string): number | undefined => hostJson("ip", "-j", "-d", "link", "show", "dev", dev)[0]?.xdp?.prog?.id;
+const tapNames = (): string[] => hostJson("ip", "-j", "-d", "link", "show", "type", "tun").map((l: any) => l.ifname);
+
+function inputs(typeName: string, owner: string, props: Record<string, unknown>) {
+  return { ...requireValidInputs(KINDS[typeName], { host: spec, ...props }), __owner: owner };
+}
+
+beforeAll(async () => {
+  requireRoot();
+  requireCommand("bpftool");
+  if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
+  lab = await labUp({ hosts: 1 });
+  host = lab.inventory.hosts[0];
+  spec = { name: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey, privateKey: fs.readFileSync(host.privateKeyPath, "utf8") };
+  pool = new HostPool({ helperDir: HELPER_DIR });
+}, 120000);
+
+afterAll(async () => {
+  await pool?.close();
+  lab?.down();
+}, 60000);
+
+let warn: jest.SpyInstance;
+beforeEach(() => {
+  warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
+});
+afterEach(() => warn.mockRestore());
+
+describe.each([
+  {
+    typeName: "XdpProgram",
+    props: { device: "uplink0", program: "l2fwd" },
+    present: () => xdpProgId("uplink0") !== undefined,
+    refusal: /the XDP attachment of uplink0 pinned at \/sys\/fs\/bpf\/hvnet\/xdp\/root\/uplink0 already exists and is owned by proj\/stack-a\/XdpProgram\/uplink, made \d{4}-\d\d-\d\dT[^;]+; set adopt: true to take it over/,
+  },
+  {
+    typeName: "VmInterface",
+    props: { name: "vm7", vcpus: 1, mac: "52:54:00:00:07:07", addresses: ["10.9.0.77"], owner: { uid: 4242, gid: 4242 } },
+    present: () => tapNames().includes("vm7"),
+    refusal: /tap vm7 already exists and is owned by proj\/stack-a\/VmInterface\/uplink, made \d{4}-\d\d-\d\dT[^;]+; set adopt: true to take it over/,
+  },
+])("two stacks, one $typeName", ({ typeName, props, present, refusal }) => {
+  const kind = KINDS[typeName];
+  const A = `proj/stack-a/${typeName}/uplink`;
+  const B = `proj/stack-b/${typeName}/uplink`;
+  let a: { id: string; outs: Record<string, any> };
+
+  test("the second stack's create is refused, naming the first stack's resource", async () => {
+    a = await createResource(pool, kind, inputs(typeName, A, props));
+    expect(present()).toBe(true);
+    const err = await createResource(pool, kind, inputs(typeName, B, props)).catch((e) => e);
+    expect(err.code).toBe("EEXIST");
+    expect(err.message).toMatch(refusal);
+    expect(present()).toBe(true);
+  });
+
+  test("the second stack's delete leaves the first stack's object and says whose it is", async () => {
+    // Stack B has it in its state only as far as its inputs go (its create failed): the
+    // id and identity are the same object's.
+    const r = await deleteResource(pool, kind, a.id, { ...a.outs, __owner: B });
+    expect(r).toEqual({ keptFor: A });
+    expect(warn.mock.calls.map((c) => c[0]).join("\n")).toContain(`was left on the host: it is owned by ${A}`);
+    expect(present()).toBe(true);
+  });
+
+  test("adopt: true takes it over; then the first stack is the stranger", async () => {
+    const b = await createResource(pool, kind, inputs(typeName, B, { ...props, adopt: true }));
+    expect(b.id).toBe(a.id);
+    // The first stack's update and delete no longer touch it.
+    const err = await updateResource(pool, kind, a.id, a.outs, inputs(typeName, A, props)).catch((e) => e);
+    expect(err.code).toBe("EEXIST");
+    expect(err.message).toContain(`owned by ${B}`);
+    expect(await deleteResource(pool, kind, a.id, a.outs)).toEqual({ keptFor: B });
+    expect(present()).toBe(true);
+    // Its new owner's delete removes it.
+    expect(await deleteResource(pool, kind, b.id, b.outs)).toEqual({});
+    expect(present()).toBe(false);
+  });
+});
+
+test("a destroyed stack leaves no owner records behind", () => {
+  expect(lab.hostExec(host.name, "find", ["/run", "-path", "*/hvnet/*", "-name", "*.json"]).trim()).toBe("");
+});
