@@ -1,0 +1,62 @@
+// FDB entry arguments: owner and op (who asks) on fdb.apply and fdb.remove, read the same
+// way by the general reader and by the fast path an FDB batch takes for plain entries.
+import { readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../provider/helper/resources/fdb-args";
+import { InputReader } from "../../provider/helper/validate/reader";
+
+const base = { table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:AB:CD:EF", device: "tap0" };
+
+function outcome(fn: () => unknown): { ok: unknown } | { err: string } {
+  try {
+    return { ok: fn() };
+  } catch (e) {
+    return { err: (e as Error).message };
+  }
+}
+
+describe("owner and op: the fast path agrees with the general reader", () => {
+  const inputs: unknown[] = [
+    { ...base, owner: "proj/dev/FdbEntry/vm1-fdb" },
+    { ...base, owner: "proj/dev/FdbEntry/vm1-fdb", op: "0f8e2c1a-4b6d-4e2f-9a3b-1c2d3e4f5a6b" },
+    { ...base, op: "abcdefgh" },
+    { ...base, owner: "proj/dev/FdbEntry/ünïcode ok" },
+    { ...base, owner: "x".repeat(512) },
+    { ...base, owner: "x".repeat(513) },
+    { ...base, owner: "" },
+    { ...base, owner: 'a"b' },
+    { ...base, owner: "a\\b" },
+    { ...base, owner: "a'b" },
+    { ...base, owner: "a\nb" },
+    { ...base, owner: "a\u007fb" },
+    { ...base, owner: 7 },
+    { ...base, owner: null },
+    { ...base, op: "short" },
+    { ...base, op: "has space in it" },
+    { ...base, op: "x".repeat(65) },
+    { ...base, op: 12345678 },
+    { ...base, owner: "p/s/T/n", adopt: true },
+  ];
+  test.each(inputs.map((i) => [JSON.stringify(i), i]))("%s", (_t, input) => {
+    const slow = outcome(() => readFdbArgs(InputReader.of(input)));
+    const fast = outcome(() => readFdbArgsFast(input));
+    expect(fast).toEqual(slow);
+  });
+
+  test("owner and op come through; a bad one names its field", () => {
+    expect(readFdbArgsFast({ ...base, owner: "p/s/FdbEntry/a", op: "op-12345678" })).toMatchObject({ owner: "p/s/FdbEntry/a", op: "op-12345678", mac: "52:54:00:ab:cd:ef" });
+    expect(readFdbArgsFast(base)).not.toHaveProperty("owner");
+    expect(outcome(() => readFdbArgsFast({ ...base, owner: 'a"b' }))).toEqual({ err: expect.stringMatching(/owner/) });
+    expect(outcome(() => readFdbArgsFast({ ...base, op: "no" }))).toEqual({ err: expect.stringMatching(/op/) });
+  });
+});
+
+describe("fdb.remove arguments", () => {
+  test("identity with an optional owner and op", () => {
+    expect(readFdbKeyArgs({ table: base.table, mac: base.mac })).toEqual({ table: base.table, vlan: 0, mac: "52:54:00:ab:cd:ef" });
+    expect(readFdbKeyArgs({ table: base.table, vlan: 7, mac: base.mac, owner: "p/s/FdbEntry/a" })).toEqual({ table: base.table, vlan: 7, mac: "52:54:00:ab:cd:ef", owner: "p/s/FdbEntry/a" });
+  });
+
+  test("a bad owner or an unknown field is refused, naming it", () => {
+    expect(outcome(() => readFdbKeyArgs({ table: base.table, mac: base.mac, owner: "a\u0000" }))).toEqual({ err: expect.stringMatching(/owner/) });
+    expect(outcome(() => readFdbKeyArgs({ table: base.table, mac: base.mac, device: "tap0" }))).toEqual({ err: expect.stringMatching(/device/) });
+  });
+});
