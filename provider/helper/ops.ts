@@ -7,9 +7,11 @@ import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
 import { applyFdb, applyFdbMany, showFdb, removeFdb, removeFdbMany } from "./resources/fdb";
 import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
 
-export function opTable(hello: () => unknown): OpTable {
+export function opTable(hello: (args: unknown) => unknown): OpTable {
   return {
     hello: { one: hello },
+    // The provider's keepalive: any input proves it is still there (see rpc/idle.ts).
+    ping: { one: () => ({}) },
     probe: { one: probe },
     "rss.apply": { one: applyRss },
     "rss.show": { one: showRss },

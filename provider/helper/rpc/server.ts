@@ -4,7 +4,12 @@ import { Readable, Writable } from "node:stream";
 import { Dispatcher } from "./dispatcher";
 import { Request, Response } from "./protocol";
 
-export function serve(dispatcher: Dispatcher, input: Readable, output: Writable): Promise<void> {
+export interface ServeOptions {
+  /** Called when input arrives and when the answers to it are written (see IdleWatchdog). */
+  onActivity?: () => void;
+}
+
+export function serve(dispatcher: Dispatcher, input: Readable, output: Writable, opts: ServeOptions = {}): Promise<void> {
   return new Promise((resolve) => {
     // Pieces of a line not complete yet, joined once its newline arrives: a 1 MB batch
     // line comes in many chunks, and appending to one string and searching it again on
@@ -12,6 +17,10 @@ export function serve(dispatcher: Dispatcher, input: Readable, output: Writable)
     let partial: string[] = [];
     input.setEncoding("utf8");
     input.on("data", (chunk: string) => {
+      // Deadlines count from here: the provider's budgets are relative to the moment
+      // the helper reads a request.
+      const receivedAt = Date.now();
+      opts.onActivity?.();
       const last = chunk.lastIndexOf("\n");
       if (last < 0) {
         partial.push(chunk);
@@ -22,7 +31,8 @@ export function serve(dispatcher: Dispatcher, input: Readable, output: Writable)
       const lines = text.split("\n").filter((l) => l.trim());
       // Requests that arrived together are handled together (see Dispatcher.handleAll)
       // and answered with one write: pipelined requests cost one syscall, not one each.
-      if (lines.length) output.write(handleLines(dispatcher, lines).map((r) => JSON.stringify(r) + "\n").join(""));
+      if (lines.length) output.write(handleLines(dispatcher, lines, receivedAt).map((r) => JSON.stringify(r) + "\n").join(""));
+      opts.onActivity?.();
     });
     input.on("end", () => resolve());
   });
@@ -30,7 +40,7 @@ export function serve(dispatcher: Dispatcher, input: Readable, output: Writable)
 
 type Parsed = { req: Request } | { bad: Response };
 
-function handleLines(dispatcher: Dispatcher, lines: string[]): Response[] {
+function handleLines(dispatcher: Dispatcher, lines: string[], receivedAt: number): Response[] {
   const parsed = lines.map(parseLine);
   const out: Response[] = [];
   for (let i = 0; i < parsed.length; ) {
@@ -47,7 +57,7 @@ function handleLines(dispatcher: Dispatcher, lines: string[]): Response[] {
       if ("bad" in q) break;
       run.push(q.req);
     }
-    for (const r of dispatcher.handleAll(run)) out.push(r);
+    for (const r of dispatcher.handleAll(run, receivedAt)) out.push(r);
     i = j;
   }
   return out;
