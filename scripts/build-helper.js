@@ -45,5 +45,15 @@ for (const f of fs.readdirSync(bpfSrc).filter((f) => f.endsWith(".o"))) {
   fs.copyFileSync(path.join(bpfSrc, f), path.join(bpfOut, f));
 }
 
-const { bundleHash } = require(path.join(root, "dist", "provider", "common", "bundle-hash.js"));
-console.log(`helper bundle: ${path.relative(root, out)} (${bundleHash(out).slice(0, 12)})`);
+// The launcher template goes next to the compiled renderer (tsc copies only .ts), and the
+// launcher made for this bundle to dist/launcher/: what an operator installs on a host
+// for a non-root deploy user.
+const launcherSrc = path.join(root, "provider", "transport", "launcher", "hvnet-launch.in");
+fs.copyFileSync(launcherSrc, path.join(root, "dist", "provider", "transport", "launcher", "hvnet-launch.in"));
+const { loadBundle, launcherScript } = require(path.join(root, "dist", "provider", "transport", "deploy.js"));
+const bundle = loadBundle(out);
+const launcherOut = path.join(root, "dist", "launcher");
+fs.rmSync(launcherOut, { recursive: true, force: true });
+fs.mkdirSync(launcherOut, { recursive: true });
+fs.writeFileSync(path.join(launcherOut, "hvnet-launch"), launcherScript(bundle), { mode: 0o755 });
+console.log(`helper bundle: ${path.relative(root, out)} (${bundle.hash.slice(0, 12)}), launcher: ${path.relative(root, launcherOut)}/hvnet-launch`);

@@ -4,10 +4,12 @@
 # from the root namespace, Debian's sshd, and a veth "uplink0" NIC on a lab switch that
 # also reaches an "external" namespace. See DESIGN.md, "The lab".
 #
-#   scripts/lab.sh up --hosts N [--name PREFIX] [--dir DIR]
+#   scripts/lab.sh up --hosts N [--name PREFIX] [--dir DIR] [--user-mode root|sudo] [--launcher FILE]
 #   scripts/lab.sh down [--name PREFIX] [--dir DIR]
 #   scripts/lab.sh exec [--name PREFIX] [--dir DIR] HOST -- CMD [ARGS...]
 #
+# --user-mode sudo: hosts are reached as a per-lab non-root user (hvl-PREFIX) whose only
+# sudo rule is the hvnet launcher, installed from FILE (default dist/launcher/hvnet-launch).
 # Defaults: PREFIX=hvlab, DIR=<repo>/.lab. `up` writes DIR/inventory.json and prints its
 # path; it is idempotent and repairs a half-made lab. `down` removes every namespace,
 # link, mount, process, key and file the lab made, also after a crash.
@@ -29,6 +31,8 @@ source "$LAB_LIB/sshd.sh"
 source "$LAB_LIB/inventory.sh"
 # shellcheck source=lab/teardown.sh
 source "$LAB_LIB/teardown.sh"
+# shellcheck source=lab/users.sh
+source "$LAB_LIB/users.sh"
 
 usage() {
   sed -n '7,9p' "$LAB_SELF" | sed 's/^# *//' >&2
@@ -38,6 +42,8 @@ usage() {
 OPT_NAME=hvlab
 OPT_DIR="$LAB_REPO/.lab"
 OPT_HOSTS=""
+OPT_USER_MODE=root
+OPT_LAUNCHER="$LAB_REPO/dist/launcher/hvnet-launch"
 POSITIONAL=()
 
 # parse_opts ARGS...: options may come in any order; everything after "--" (and the
@@ -51,6 +57,10 @@ parse_opts() {
     --name=*) OPT_NAME="${1#*=}"; shift ;;
     --dir) (($# >= 2)) || usage; OPT_DIR="$2"; shift 2 ;;
     --dir=*) OPT_DIR="${1#*=}"; shift ;;
+    --user-mode) (($# >= 2)) || usage; OPT_USER_MODE="$2"; shift 2 ;;
+    --user-mode=*) OPT_USER_MODE="${1#*=}"; shift ;;
+    --launcher) (($# >= 2)) || usage; OPT_LAUNCHER="$2"; shift 2 ;;
+    --launcher=*) OPT_LAUNCHER="${1#*=}"; shift ;;
     --) POSITIONAL+=("$@"); return 0 ;;
     -*) die "unknown option '$1'" ;;
     *) POSITIONAL+=("$1"); shift ;;
@@ -75,6 +85,7 @@ on_up_failure() {
     # Best effort: report every failure but keep removing the rest.
     set +e
     teardown_runtime
+    users_teardown
     teardown_files
   fi
   exit "$rc"
@@ -93,14 +104,16 @@ cmd_up() {
   local i hd started
   [[ "$OPT_HOSTS" =~ ^[0-9]+$ ]] && ((OPT_HOSTS >= 1 && OPT_HOSTS <= LAB_MAX_HOSTS)) ||
     die "--hosts must be a number from 1 to $LAB_MAX_HOSTS"
+  [[ "$OPT_USER_MODE" == root || "$OPT_USER_MODE" == sudo ]] || die "--user-mode must be root or sudo"
   ((${#POSITIONAL[@]} == 0)) || usage
   require_tools
   HOSTS=$((10#$OPT_HOSTS))
   lab_init "$OPT_NAME" "$OPT_DIR"
+  users_init
   lab_lock
   refuse_other_lab
   started="$(date +%s%N)"
-  if lab_healthy; then
+  if lab_healthy && users_current "$OPT_USER_MODE"; then
     log "lab $PREFIX is already up with $HOSTS hosts"
     printf '%s\n' "$INVENTORY"
     return 0
@@ -112,6 +125,7 @@ cmd_up() {
   rm -f -- "$INVENTORY" "$KNOWN_HOSTS"
   # Whatever exists (a crashed or differently sized lab) is removed first; keys stay.
   teardown_runtime
+  users_teardown
   choose_subnet
   mkdir -p -- "$HOSTS_DIR"
   for hd in "$HOSTS_DIR"/hv*; do
@@ -123,6 +137,7 @@ cmd_up() {
   done
   state_write
   ensure_client_key
+  users_setup "$OPT_USER_MODE" "$OPT_LAUNCHER"
   net_make_switch
   net_make_mgmt_bridge
   ns_dir_prepare
@@ -130,6 +145,7 @@ cmd_up() {
     mkdir -p -- "$(host_dir "$i")"
     net_make_host "$i"
     mounts_make_host "$i"
+    users_prepare_host "$i" "$OPT_LAUNCHER"
     ensure_host_key "$i"
     write_sshd_config "$i"
     sshd_start "$i"
@@ -149,9 +165,11 @@ cmd_down() {
   ((${#POSITIONAL[@]} == 0)) || usage
   require_tools
   lab_init "$OPT_NAME" "$OPT_DIR"
+  users_init
   lab_lock
   refuse_other_lab
   teardown_runtime
+  users_teardown
   teardown_files
   left="$(lab_netns_list; lab_root_links)"
   [[ -z "$left" ]] || die "left after down: $left"

@@ -59,7 +59,11 @@ export interface ExecResult {
   signal?: string;
 }
 
-/** Prefixes a fixed command with `sudo -n` for users other than root (-n: fail, never prompt). */
+/**
+ * Prefixes a fixed command with `sudo -n` for users other than root (-n: fail, never
+ * prompt). Only the launcher is ever run this way (see deploy.ts): a sudoers rule that
+ * names it is all a deploy user needs.
+ */
 export function withSudo(user: string, command: string): string {
   return user === "root" ? command : `sudo -n ${command}`;
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # known_hosts and inventory.json. Every value is an address, a name checked by
 # lab_init, a path checked to be [A-Za-z0-9._/-] or an ssh-keygen fingerprint
-# (base64 and ':'), so none needs JSON escaping and jq is not required.
+# (base64 and ':'), so none needs JSON escaping and jq is not required. Hosts are reached
+# as root, or as the lab's deploy user under --user-mode sudo (see users.sh).
 
 write_known_hosts() {
   local i keytype key
@@ -14,12 +15,13 @@ write_known_hosts() {
 }
 
 write_inventory() {
-  local i sep="" tmp="$INVENTORY.tmp"
+  local i sep="" tmp="$INVENTORY.tmp" user
+  user="$(users_login)"
   {
     printf '{\n  "name": "%s",\n  "dir": "%s",\n  "hosts": [' "$PREFIX" "$DIR"
     for ((i = 1; i <= HOSTS; i++)); do
-      printf '%s\n    {"name": "hv%s", "address": "%s", "port": 22, "user": "root", ' \
-        "$sep" "$i" "$(host_addr "$i")"
+      printf '%s\n    {"name": "hv%s", "address": "%s", "port": 22, "user": "%s", ' \
+        "$sep" "$i" "$(host_addr "$i")" "$user"
       printf '"privateKeyPath": "%s", "hostKey": "%s", ' "$CLIENT_KEY" "$(host_key_fingerprint "$i")"
       printf '"netns": "%s", "mountns": "%s", "uplink": "uplink0"}' \
         "$(host_ns "$i")" "$(host_mntns "$i")"

@@ -58,6 +58,10 @@ AllowTcpForwarding yes
 Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel VERBOSE
 EOF
+  # The non-root deploy user (users.sh) reads its own key file.
+  if [[ -f "$USER_FILE" ]]; then
+    printf 'Match User %s\n  AuthorizedKeysFile %s\n' "$LAB_USER" "$(users_auth_keys)" >>"$(sshd_config_path "$i")"
+  fi
 }
 
 # sshd_start I: sshd daemonises inside the host's net and mount namespaces and writes

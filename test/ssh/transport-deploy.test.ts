@@ -70,6 +70,9 @@ test("first connect uploads the bundle (3 execs + 1 SFTP session); the next conn
   const [mode, owner, mtime] = statOnHost("hv1", final).split(" ");
   expect([mode, owner]).toEqual(["700", "root:root"]);
   expect(listOnHost("hv1")).toEqual([bundle.hash]); // no staging directory left behind
+  // Root's launcher for this bundle, and no upload left in /var/lib/hvnet.
+  expect(statOnHost("hv1", `/var/lib/hvnet/launcher/hvnet-launch-${bundle.hash}`).split(" ").slice(0, 2)).toEqual(["700", "root:root"]);
+  expect(lab.hostExec("hv1", "ls", ["-A", "/var/lib/hvnet"]).trim().split("\n").sort()).toEqual(["helper", "launcher"]);
   const onHost = lab.hostExec("hv1", "sha256sum", [`${final}/helper.js`]).split(" ")[0];
   expect(onHost).toBe(createHash("sha256").update(readFileSync(path.join(ECHO_DIR, "helper.js"))).digest("hex"));
   await first.close();
@@ -101,14 +104,16 @@ test("a changed bundle gets its own directory and is deployed again; the old one
   expect(lab.hostExec("hv2", "ls", [`/var/lib/hvnet/helper/${v2}`]).trim().split("\n").sort()).toEqual(["VERSION", "helper.js"]);
 });
 
-test("a bundle changed on the host is detected by the hash the helper reports", async () => {
+test("a bundle changed on the host is refused by the launcher before node runs it", async () => {
   const hash = loadBundle(ECHO_DIR).hash;
   await pool().request(specs[1], "echo", {});
   lab.hostExec("hv2", "sh", ["-c", 'echo "// tampered" >> "$1"', "sh", `/var/lib/hvnet/helper/${hash}/helper.js`]);
   const err = await pool().request(specs[1], "echo", {}).catch((e) => e);
   expect(err).toBeInstanceOf(TransportError);
-  expect(err.code).toBe("EHASH");
-  expect(err.message).toMatch(new RegExp(`^hv2: helper runs bundle [0-9a-f]{64}, expected ${hash}`));
+  expect(err.code).toBe("EHELPERSTART");
+  expect(err.message).toMatch(new RegExp(`^hv2: helper did not start \\(exit code 4\\); stderr:\\n  hvnet-launch: refusing to start bundle ${hash}: the installed files were changed on the host`));
+  lab.hostExec("hv2", "rm", ["-rf", `/var/lib/hvnet/helper/${hash}`]);
+  await expect(pool().request(specs[1], "echo", { back: 1 })).resolves.toEqual({ back: 1 });
 });
 
 test("a host whose node is older than 20 is refused, naming the host and the version found", async () => {

@@ -1,24 +1,31 @@
-// Deployment commands and checks that need no host: the scripts sent to hosts are fixed
-// strings (hash and paths validated), sudo is used for non-root users, and the probe
-// script really runs under sh and reports this machine's Node and libbpf.
+// Deployment commands and checks that need no host: the commands sent to hosts are fixed
+// scripts (hash and paths validated) that run as the SSH user and reach root only through
+// the launcher (sudo -n for non-root users), and the launcher made for a bundle really
+// runs under sh and reports this machine's Node and libbpf.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { bundleHash } from "../../provider/common/bundle-hash";
 import { withSudo } from "../../provider/transport/connection";
 import {
   checkHostRequirements,
-  finalizeCommand,
   helperCommand,
+  installCommand,
+  LAUNCHER_PATH,
+  launcherProblem,
+  launcherScript,
   loadBundle,
   parseProbe,
   probeCommand,
+  sudoersLine,
 } from "../../provider/transport/deploy";
 import { HostRequirementError } from "../../provider/transport/errors";
+import { launcherBundle, renderLauncher } from "../../provider/transport/launcher/render";
 
 const ECHO_DIR = path.resolve(__dirname, "..", "fixtures", "echo-helper");
 const HASH = "ab".repeat(32);
+const UPLOAD = `/home/deploy/.hvnet-upload-${HASH}-00112233aabb`;
 let tmp: string;
 
 beforeAll(() => {
@@ -26,45 +33,93 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-test("root runs the helper directly; any other user through sudo -n, with the same fixed script", () => {
+test("root runs its own launcher for the bundle; any other user runs only the fixed launcher, through sudo -n", () => {
   const asRoot = helperCommand(HASH, "root");
   const asUser = helperCommand(HASH, "deploy");
   expect(asRoot.startsWith("sh -c '")).toBe(true);
-  expect(asUser).toBe(`sudo -n ${asRoot}`);
-  expect(asRoot).toContain(`exec "$N" /var/lib/hvnet/helper/${HASH}/helper.js`);
+  expect(asRoot).toContain(`exec /var/lib/hvnet/launcher/hvnet-launch-${HASH} run ${HASH}`);
+  expect(asRoot).not.toContain("sudo");
+  // The shell runs as the SSH user; sudo is asked for exactly the launcher command.
+  expect(asUser.startsWith("sh -c '")).toBe(true);
+  expect(asUser).toContain(`elif sudo -n -l ${LAUNCHER_PATH} run ${HASH} >/dev/null 2>&1; then exec sudo -n ${LAUNCHER_PATH} run ${HASH}`);
+  expect(asUser.match(/sudo -n (?!-l)\S+/g)).toEqual([`sudo -n ${LAUNCHER_PATH}`]);
   // Only the outer quotes: the script itself has no single quote that could end them.
-  expect(asRoot.split("'")).toHaveLength(3);
+  for (const c of [asRoot, asUser, probeCommand(HASH, "deploy"), installCommand(HASH, "deploy", UPLOAD)]) expect(c.split("'")).toHaveLength(3);
   expect(withSudo("root", "x")).toBe("x");
   expect(withSudo("ops", "x")).toBe("sudo -n x");
 
-  const fin = finalizeCommand(HASH, "deploy", "/home/deploy/.hvnet-upload-x", "00112233aabb");
-  expect(fin.startsWith("sudo -n sh -c 'set -e\n")).toBe(true);
-  expect(fin).toContain(`mv /home/deploy/.hvnet-upload-x /var/lib/hvnet/helper/.tmp-${HASH}-00112233aabb`);
-  expect(fin).toContain(`mv -T /var/lib/hvnet/helper/.tmp-${HASH}-00112233aabb/bundle /var/lib/hvnet/helper/${HASH}`);
-  expect(finalizeCommand(HASH, "root", `/var/lib/hvnet/helper/.tmp-${HASH}-00112233aabb`, "00112233aabb").startsWith("sh -c '")).toBe(true);
+  const inst = installCommand(HASH, "deploy", UPLOAD);
+  expect(inst).toContain(`then sudo -n ${LAUNCHER_PATH} install ${HASH} ${UPLOAD}; r=$?; rm -rf ${UPLOAD}; exit $r`);
+  expect(inst).not.toMatch(/\bmv\b|chown|sha256sum/); // all of that is the launcher's, as root
+  expect(probeCommand(HASH, "root")).toContain(`exec /var/lib/hvnet/launcher/hvnet-launch-${HASH} probe ${HASH}`);
 });
 
-test("nothing but a 64-hex hash and plain paths get into a host command", () => {
+test("nothing but a 64-hex hash and plain upload paths named for the bundle get into a host command", () => {
   expect(() => helperCommand("abc'; reboot; '", "root")).toThrow(/is not 64 hex digits/);
   expect(() => helperCommand(HASH.toUpperCase(), "root")).toThrow(/is not 64 hex digits/);
-  expect(() => finalizeCommand(HASH, "bob", "/home/bob/$(reboot)", "00112233aabb")).toThrow(/is not a plain absolute path/);
-  expect(() => finalizeCommand(HASH, "bob", "/home/bob/../../etc", "00112233aabb")).toThrow(/is not a plain absolute path/);
-  expect(() => finalizeCommand(HASH, "bob", "relative/dir", "00112233aabb")).toThrow(/is not a plain absolute path/);
+  expect(() => installCommand(HASH, "bob", "/home/bob/$(reboot)")).toThrow(/is not a plain absolute path/);
+  expect(() => installCommand(HASH, "bob", "/home/bob/../../etc")).toThrow(/is not a plain absolute path/);
+  expect(() => installCommand(HASH, "bob", "relative/dir")).toThrow(/is not a plain absolute path/);
+  expect(() => installCommand(HASH, "bob", "/etc")).toThrow(/is not named \.hvnet-upload-/);
+  expect(() => installCommand(HASH, "bob", `/home/bob/.hvnet-upload-${"cd".repeat(32)}-00112233aabb`)).toThrow(/is not named/);
 });
 
-test("the start command, run by sh on this machine, prints a probe naming Node and libbpf when the bundle is absent", () => {
-  const hash = "cd".repeat(32); // never deployed on this machine
-  for (const cmd of [helperCommand(hash, "root"), probeCommand(hash, "root")]) {
-    const r = spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
-    const probe = parseProbe(r.stdout.trim());
-    expect(probe).toBeDefined();
-    expect(probe!.node).toBe(process.version);
-    expect(probe!.deployed).toBe(false);
-    // Witness: the dynamic linker cache lists libbpf.so.1 on this machine.
-    expect(execFileSync("ldconfig", ["-p"], { encoding: "utf8" })).toMatch(/libbpf\.so\.1 /);
-    expect(probe!.libbpf).not.toBe("none");
+test("the launcher carries its bundle's hash and manifest, and refuses to render anything else into itself", () => {
+  const b = loadBundle(ECHO_DIR);
+  const script = launcherScript(b);
+  expect(launcherBundle(script)).toBe(b.hash);
+  expect(script).toContain(`cat <<'HVNET_MANIFEST'\n${b.manifest}HVNET_MANIFEST\n`);
+  expect(script).toMatch(/^# hvnet-launch-version: 1$/m);
+  expect(script).not.toMatch(/@[A-Z_]+@/);
+  expect(() => renderLauncher(b.hash, "x  helper.js\n")).toThrow(/manifest/);
+  expect(() => renderLauncher(b.hash, `${"0".repeat(64)}  a\nHVNET_MANIFEST\n`)).toThrow(/manifest/);
+  expect(() => renderLauncher("nothex", b.manifest)).toThrow(/64 hex digits/);
+});
+
+test("the launcher, run by sh as root on this machine, prints a probe naming Node and libbpf when the bundle is absent", () => {
+  if (process.getuid?.() !== 0) return; // the launcher refuses to run as anyone but root
+  const b = loadBundle(ECHO_DIR);
+  const launcher = path.join(tmp, "hvnet-launch");
+  writeFileSync(launcher, launcherScript(b));
+  chmodSync(launcher, 0o755);
+  // Never deployed on this machine: the launcher says so and never creates anything.
+  const r = spawnSync(launcher, ["probe", b.hash], { encoding: "utf8" });
+  expect(r.status).toBe(0);
+  const probe = parseProbe(r.stdout.trim());
+  expect(probe).toBeDefined();
+  expect(probe!.launcher).toBe(b.hash);
+  expect(probe!.node).toBe(process.version);
+  // Witness: the dynamic linker cache lists libbpf.so.1 on this machine.
+  expect(execFileSync("ldconfig", ["-p"], { encoding: "utf8" })).toMatch(/libbpf\.so\.1 /);
+  expect(probe!.libbpf).not.toBe("none");
+  // Another bundle's hash: a probe naming the launcher's own bundle, not a start.
+  const other = spawnSync(launcher, ["run", HASH], { encoding: "utf8" });
+  expect(other.status).toBe(3);
+  expect(parseProbe(other.stdout.trim())).toMatchObject({ launcher: b.hash, deployed: false });
+  for (const args of [["run"], ["install", b.hash, "/etc"], ["probe", "x"], ["rm", "-rf", "/"]]) {
+    expect(spawnSync(launcher, args, { encoding: "utf8" }).status).toBe(2);
   }
-  expect(spawnSync("bash", ["-c", helperCommand(hash, "root")]).status).toBe(3);
+  // Without a launcher at the path, the start command prints why and exits 3.
+  const missing = spawnSync("sh", ["-c", helperCommand(HASH, "root").slice("sh -c '".length, -1)], { encoding: "utf8" });
+  expect(missing.status).toBe(3);
+  expect(parseProbe(missing.stdout.trim())).toEqual({ launcher: "missing", node: "", nodePath: "", libbpf: "", deployed: false });
+});
+
+test("a non-root user without a usable launcher is told what to install, as root, and the sudoers line", () => {
+  const b = loadBundle(ECHO_DIR);
+  const msg = (l: string | undefined) => launcherProblem("hv1", "deploy", b, l).message;
+  expect(launcherProblem("hv1", "deploy", b, "missing")).toBeInstanceOf(HostRequirementError);
+  expect(msg("missing")).toMatch(new RegExp(`^hv1: cannot deploy the hvnet helper as deploy: the launcher ${LAUNCHER_PATH} is not installed`));
+  expect(msg("nosudo")).toContain("sudo is not installed (apt-get install sudo)");
+  expect(msg("denied")).toContain(`sudo does not let deploy run ${LAUNCHER_PATH} without a password`);
+  expect(msg(HASH)).toContain(`is for helper bundle ${HASH.slice(0, 12)} (another hvnet version), this provider ships ${b.hash.slice(0, 12)}`);
+  for (const l of ["missing", "nosudo", "denied", HASH]) {
+    expect(msg(l)).toContain(`install -D -o root -g root -m 0755 hvnet-launch ${LAUNCHER_PATH}`);
+    expect(msg(l)).toContain(sudoersLine("deploy"));
+  }
+  expect(sudoersLine("deploy")).toBe(`deploy ALL=(root) NOPASSWD: ${LAUNCHER_PATH}`);
+  expect(parseProbe('{"hvnetProbe":{"launcher":"denied"}}')).toMatchObject({ launcher: "denied", deployed: false });
+  expect(parseProbe('{"hvnetProbe":{"launcher":"x; rm"}}')).toBeUndefined();
 });
 
 test("hosts without Node >= 20 or libbpf.so.1 are refused with the host name and what was found", () => {

@@ -1,0 +1,49 @@
+// A lab whose hosts are reached as a non-root user (scripts/lab.sh up --user-mode sudo):
+// a per-lab account whose only sudo rule is the hvnet launcher, installed root-owned at its
+// fixed path in each host from dist/launcher (so `make build` must have run).
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { HostSpec } from "../../../provider/transport/host-spec";
+import { LAB_SCRIPT, labDown, readInventory, uniqueLabName, type Lab, type LabHost } from "../../support/lab";
+
+export const LAUNCHER_FILE = path.resolve(__dirname, "../../../dist/launcher/hvnet-launch");
+export const HELPER_DIR = path.resolve(__dirname, "../../../dist/helper");
+
+function runLab(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(LAB_SCRIPT, args, { encoding: "utf8", maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`scripts/lab.sh ${args.join(" ")} failed: ${err.message}\n${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+export async function nonRootLabUp(hosts: number): Promise<Lab> {
+  for (const f of [LAUNCHER_FILE, path.join(HELPER_DIR, "helper.js")]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run make build`);
+  }
+  const name = uniqueLabName();
+  const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
+  const started = process.hrtime.bigint();
+  try {
+    await runLab(["up", "--hosts", String(hosts), "--name", name, "--dir", dir, "--user-mode", "sudo", "--launcher", LAUNCHER_FILE]);
+  } catch (err) {
+    labDown({ name, dir });
+    throw err;
+  }
+  return {
+    dir,
+    name,
+    inventory: readInventory(dir),
+    upMs: Number(process.hrtime.bigint() - started) / 1e6,
+    hostExec: (host, cmd, args) =>
+      execFileSync(LAB_SCRIPT, ["exec", "--name", name, "--dir", dir, host, "--", cmd, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    down: () => labDown({ name, dir }),
+  };
+}
+
+export function hostSpec(h: LabHost): HostSpec {
+  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: readFileSync(h.privateKeyPath, "utf8") };
+}
