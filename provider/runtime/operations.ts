@@ -89,10 +89,11 @@ export async function readResource(pool: HostRequester, kind: ResourceKind, id: 
 export async function updateResource(pool: HostRequester, kind: ResourceKind, _id: string, olds: Props, news: Props): Promise<{ outs: Props }> {
   const host = news.host as HostSpec;
   // Ours already: the helper converges it for its owner. A state from before owners were
-  // recorded has no owner to show, so it takes the object over (and records the owner);
+  // recorded, or a resource renamed since (an alias: the owner string names the resource),
+  // cannot show the recorded owner, so it takes its object over and records the owner now;
   // an object someone else has adopted since is refused, naming them. Identity outputs
   // (the kernel's RSS context id) travel along so the helper converges the same object.
-  const adopt = news.adopt === true || typeof olds.__owner !== "string";
+  const adopt = news.adopt === true || typeof olds.__owner !== "string" || olds.__owner !== news.__owner;
   const args = { ...helperArgs(news), adopt, ...pick(olds, identityOutputs(kind)), ...ownership(kind, news, randomUUID()) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
   return { outs: { ...news, ...pick(outputs, kind.outputs) } };

@@ -112,6 +112,12 @@ describe("ownership: every apply and remove says who asks", () => {
     expect(pool.sent[0].args.op).not.toBe("00000000-0000-4000-8000-000000000000");
   });
 
+  test("update of a renamed resource (alias: a new owner string) takes its object over and records the new name", async () => {
+    const pool = requester({ "xdp.apply": () => shown });
+    await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown }, { ...XDP, __owner: "proj/dev/XdpProgram/renamed" });
+    expect(pool.sent[0].args).toMatchObject({ adopt: true, owner: "proj/dev/XdpProgram/renamed" });
+  });
+
   test("update of a state from before owners were recorded takes the object over (adopt) and records the owner", async () => {
     const pool = requester({ "xdp.apply": () => shown });
     const { __owner: _, ...oldState } = XDP;
