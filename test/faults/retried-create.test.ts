@@ -124,8 +124,10 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
     expect(id).toBe(`${host.name}/xdp//uplink0/`);
     const [link] = hostJson("ip", "-j", "-d", "link", "show", "dev", "uplink0");
     expect(link.xdp.prog.id).toBe(outs.programId);
-    const xdpLinks = hostJson("bpftool", "-j", "link", "show").filter((l: any) => l.type === "xdp");
-    expect(xdpLinks.map((l: any) => l.id)).toEqual([outs.linkId]);
+    // bpf links are global (other labs' too): the host's own witness is its bpffs.
+    expect(hostJson("bpftool", "-j", "link", "show", "pinned", `${pinDir}/link`).id).toBe(outs.linkId);
+    const pins = lab.hostExec(host.name, "find", ["/sys/fs/bpf/hvnet", "-type", "f", "-name", "link"]).trim().split("\n");
+    expect(pins).toEqual([`${pinDir}/link`]);
     expect(JSON.parse(hostFile(registry("owners/xdp", pinDir))!)).toEqual({ owner, op, since: expect.any(String) });
     expect(lab.hostExec(host.name, "ls", ["/run/hvnet/registry/owners/xdp"]).trim().split("\n")).toHaveLength(1);
 
