@@ -155,6 +155,13 @@ export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
   if (contextId === undefined) contextId = rss.createContext(dev, args.device, cfg);
   else rss.modifyContext(dev, args.device, contextId, cfg);
   const ctx = contextId;
+  const owned = recordFor(claim, previous, args);
+  if (created) {
+    // Recorded at once, before its rules: a helper that dies from here on leaves a context
+    // its retry (same op) finds, rather than one nothing names.
+    rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds: [], ...owned };
+    writeRecord(RECORDS, args.device, rec);
+  }
 
   // Rules: keep those already right, drop the rest of this context's, add what is missing.
   const wanted = args.flows.map(toMatch);
@@ -176,15 +183,17 @@ export function applyRssOn(dev: EthtoolDevice, args: RssArgs) {
     }
     for (const r of installed) if (!kept.has(r.location) && !ruleIds.includes(r.location)) ntuple.deleteRule(dev, args.device, r.location);
   } catch (err) {
-    // A context this call made must not stay behind half-configured: nothing records it.
+    // A context this call made must not stay behind half-configured: it and its record go.
     if (created) {
       for (const loc of inserted) attempt(() => ntuple.deleteRule(dev, args.device, loc));
       attempt(() => rss.deleteContext(dev, args.device, ctx));
+      delete rec.contexts[ctx];
+      saveRecord(args.device, rec);
     }
     throw err;
   }
 
-  rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds, ...recordFor(claim, previous, args) };
+  rec.contexts[ctx] = { start: args.queues.start, count: args.queues.count, ruleIds, ...owned };
   writeRecord(RECORDS, args.device, rec);
   if (args.shrinkDefault) spreadDefault(dev, args.device, total, rec);
   return { contextId: ctx, ruleIds, indirectionTable: rss.getIndirection(dev, args.device, ctx) };
