@@ -1,7 +1,7 @@
 // Faults and attacks: a non-root deploy user, through the real sudo of a lab whose only
-// rule for that user is the hvnet launcher. The provider runtime drives real sshd and the
-// real helper (dist/helper); what happened is witnessed inside the host as root (lab
-// hostExec), never through hvnet.
+// rule for that user is the hvnet launcher. The Pulumi CLI runs the quickstart example and
+// the provider runtime drives real sshd, both with the real helper of the packed package;
+// what happened is witnessed inside the host as root (lab hostExec), never through hvnet.
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,13 +13,16 @@ import { dial, type SshConnection } from "../../provider/transport/connection";
 import { installCommand, LAUNCHER_PATH, loadBundle, sudoersLine, uploadBundle } from "../../provider/transport/deploy";
 import { HostRequirementError, TransportError } from "../../provider/transport/errors";
 import { HostPool } from "../../provider/transport/pool";
+import { ExampleProject, parseEvents, stepOps } from "../e2e/support/project";
 import { labSsh, type Lab } from "../support/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
-import { HELPER_DIR, hostSpec, nonRootLabUp } from "./support/nonroot";
+import { hostSpec, nonRootLabUp, packageFiles } from "./support/nonroot";
 
-jest.setTimeout(120_000);
+jest.setTimeout(10 * 60_000);
 
 let lab: Lab;
+let project: ExampleProject;
+let HELPER_DIR: string;
 let scratch: string;
 const pools: HostPool[] = [];
 const conns: SshConnection[] = [];
@@ -38,9 +41,13 @@ const helperDirs = (i: number) => sh(i, "ls -A /var/lib/hvnet/helper 2>/dev/null
 beforeAll(async () => {
   requireRoot();
   requireCommand("sudo");
+  requireCommand("bpftool");
   scratch = mkdtempSync(path.join(tmpdir(), "hvt-nonroot-"));
-  lab = await nonRootLabUp(2);
-});
+  project = await ExampleProject.create("quickstart");
+  const pkg = packageFiles(path.join(project.dir, "node_modules", "@hvnet", "pulumi"));
+  HELPER_DIR = pkg.helperDir;
+  lab = await nonRootLabUp(2, pkg.launcher);
+}, 10 * 60_000);
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
@@ -49,6 +56,7 @@ afterEach(async () => {
 
 afterAll(() => {
   try {
+    project?.remove();
     lab?.down();
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -98,6 +106,27 @@ test("deploy, create, read and delete work as the non-root user, the helper runn
   const warm = pool();
   expect((await readResource(warm, kind, id, { host: h })).id).toBe("");
   expect(warm.stats(h)).toMatchObject({ deploys: 0, execs: 1, sftpSessions: 0 });
+});
+
+test("pulumi up, refresh and destroy of the quickstart as the non-root user", async () => {
+  const stack = "nonroot";
+  await project.newStack(stack, { "hvnet:inventory": path.join(lab.dir, "inventory.json") });
+  try {
+    const up = await project.pulumiOk(["up", "--yes", "--skip-preview", "--json", "--stack", stack]);
+    expect(parseEvents(up.stdout).find((e) => e.summaryEvent)?.summaryEvent?.resourceChanges).toEqual({ create: 6 });
+    const [uplink] = JSON.parse(lab.hostExec("hv1", "ip", ["-j", "-d", "link", "show", "dev", "uplink0"]));
+    expect(uplink.xdp.prog.name).toBe("l2fwd");
+    for (const tap of ["tap-vm1", "tap-vm2"]) expect(lab.hostExec("hv1", "ip", ["-br", "link", "show", "dev", tap])).toContain(tap);
+    const refresh = await project.pulumiOk(["refresh", "--yes", "--skip-preview", "--json", "--stack", stack]);
+    expect(Object.values(stepOps(parseEvents(refresh.stdout)))).toEqual(Array(5).fill("same"));
+    const destroy = await project.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", stack]);
+    expect(destroy.stdout).toMatch(/6 deleted/);
+    const [after] = JSON.parse(lab.hostExec("hv1", "ip", ["-j", "-d", "link", "show", "dev", "uplink0"]));
+    expect(after.xdp).toBeUndefined();
+  } finally {
+    const problems = await project.dropStack(stack);
+    if (problems.length) throw new Error(problems.join("\n"));
+  }
 });
 
 test("a symlink planted in the upload to a root-only file is refused, and nothing is installed", async () => {

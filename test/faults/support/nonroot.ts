@@ -1,6 +1,8 @@
 // A lab whose hosts are reached as a non-root user (scripts/lab.sh up --user-mode sudo):
 // a per-lab account whose only sudo rule is the hvnet launcher, installed root-owned at its
-// fixed path in each host from dist/launcher (so `make build` must have run).
+// fixed path in each host. The launcher must be the one made for the helper bundle the
+// test deploys: tests pass both from one installed package (see packageFiles), so a
+// concurrent `make build` cannot make them disagree.
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,8 +10,10 @@ import path from "node:path";
 import type { HostSpec } from "../../../provider/transport/host-spec";
 import { LAB_SCRIPT, labDown, readInventory, uniqueLabName, type Lab, type LabHost } from "../../support/lab";
 
-export const LAUNCHER_FILE = path.resolve(__dirname, "../../../dist/launcher/hvnet-launch");
-export const HELPER_DIR = path.resolve(__dirname, "../../../dist/helper");
+/** The helper bundle and its launcher inside an installed copy of the package (node_modules/@hvnet/pulumi). */
+export function packageFiles(pkgDir: string): { helperDir: string; launcher: string } {
+  return { helperDir: path.join(pkgDir, "dist", "helper"), launcher: path.join(pkgDir, "dist", "launcher", "hvnet-launch") };
+}
 
 function runLab(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -20,15 +24,13 @@ function runLab(args: string[]): Promise<void> {
   });
 }
 
-export async function nonRootLabUp(hosts: number): Promise<Lab> {
-  for (const f of [LAUNCHER_FILE, path.join(HELPER_DIR, "helper.js")]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: run make build`);
-  }
+export async function nonRootLabUp(hosts: number, launcher: string): Promise<Lab> {
+  if (!existsSync(launcher)) throw new Error(`${launcher} is missing: run make build`);
   const name = uniqueLabName();
   const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
   const started = process.hrtime.bigint();
   try {
-    await runLab(["up", "--hosts", String(hosts), "--name", name, "--dir", dir, "--user-mode", "sudo", "--launcher", LAUNCHER_FILE]);
+    await runLab(["up", "--hosts", String(hosts), "--name", name, "--dir", dir, "--user-mode", "sudo", "--launcher", launcher]);
   } catch (err) {
     labDown({ name, dir });
     throw err;
