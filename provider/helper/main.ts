@@ -7,6 +7,7 @@ import { serve } from "./rpc/server";
 import { PROTOCOL_VERSION } from "./rpc/protocol";
 import { IdleWatchdog, MAX_IDLE_EXIT_MS, MIN_IDLE_EXIT_MS } from "./rpc/idle";
 import { OpError } from "./rpc/errors";
+import { endSshSession, sshSessionPid } from "./rpc/session";
 import { opTable } from "./ops";
 import { bundleHash } from "../common/bundle-hash";
 
@@ -14,7 +15,12 @@ const VERSION = "0.1.0";
 let hash: string | undefined;
 
 const idle = new IdleWatchdog((silentMs) => {
-  process.stderr.write(`hvnet helper ${process.pid}: no input for ${Math.round(silentMs / 1000)} s, the provider is gone; exiting\n`);
+  // Silence past the provider's own promise means its connection is dead: the SSH
+  // session serving it would otherwise stay on the host too.
+  const session = sshSessionPid();
+  const ending = session ? ` and ending its SSH session (sshd pid ${session})` : "";
+  process.stderr.write(`hvnet helper ${process.pid}: no input for ${Math.round(silentMs / 1000)} s, the provider is gone; exiting${ending}\n`);
+  if (session) endSshSession(session);
   process.exit(0);
 });
 
