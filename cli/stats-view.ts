@@ -1,5 +1,6 @@
 // How `hvnet stats` shows counters: tables for people, plain JSON for scripts.
 import Table from "cli-table3";
+import { TABLE_STYLE } from "./table-style";
 import { COUNTERS } from "../provider/helper/bpf-layout";
 import { summarize, type Attachment, type Summary } from "./counters";
 
@@ -21,8 +22,8 @@ export function statsTables(attachments: Attachment[], summaries: Map<Attachment
   const sumOf = (a: Attachment) => summaries?.get(a) ?? summarize(a);
   const unit = perSecond ? " /s" : "";
   const frames = new Table({
-    head: ["host", "device", "program", `fast path${unit}`, `to stack${unit}`, `dropped${unit}`, "unknown", "bc/mc", "malformed", "spoofed", "acl", "other", "fast-path share"],
-    style: { head: [], border: [] },
+    head: ["host", "device", "program", ...["fast path", "to stack", "dropped", "unknown", "bc/mc", "malformed", "spoofed", "acl", "other"].map((h) => `${h}${unit}`), "fast-path share"],
+    style: TABLE_STYLE,
   });
   for (const a of attachments) {
     const s = sumOf(a);
@@ -32,7 +33,7 @@ export function statsTables(attachments: Attachment[], summaries: Map<Attachment
   const vms = attachments.filter((a) => a.kind === "vm");
   let out = frames.toString();
   if (vms.length) {
-    const t = new Table({ head: ["host", "vm (tap)", "mac", `egress allowed${unit}`, `spoof drops${unit}`, `acl drops${unit}`], style: { head: [], border: [] } });
+    const t = new Table({ head: ["host", "vm (tap)", "mac", `egress allowed${unit}`, `spoof drops${unit}`, `acl drops${unit}`], style: TABLE_STYLE });
     for (const a of vms) {
       const e = sumOf(a).egress!;
       t.push([a.host, deviceCell(a), a.vm?.mac ?? "-", n(e.allowed), n(e.spoofDrops), n(e.aclDrops)]);

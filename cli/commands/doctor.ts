@@ -2,6 +2,7 @@
 // runs, its NICs) and which hvnet resources it can run, with the one-line reason for
 // each it cannot. `--require` makes the exit status answer "can every host run these?".
 import Table from "cli-table3";
+import { TABLE_STYLE } from "../table-style";
 import { missingCapabilities, type Capability, type HostProbe, type ProbedDevice } from "../../sdk/capabilities";
 import type { Connector } from "../connect";
 import type { Target } from "../hosts";
@@ -50,6 +51,12 @@ function xdpModes(d: ProbedDevice): string[] {
   return f.includes("basic") ? ["native", "skb", ...f.filter((x) => x === "redirect" || x === "xsk-zerocopy")] : ["skb"];
 }
 
+/** "8 combined (max 64)", or "4 rx" for drivers (veth) with separate rx/tx channels only. */
+function channelsText(c: ProbedDevice["channels"]): string | null {
+  if (!c) return null;
+  return c.combined > 0 ? `${c.combined} combined (max ${c.maxCombined})` : `${c.rx} rx`;
+}
+
 /** Which resource kinds the probe allows, each refused one with its reason. */
 export function resourcesFor(p: Probe): HostReport["resources"] {
   const bpf = p.bpffs ? { ok: true } : { ok: false, reason: "no bpffs at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)" };
@@ -80,7 +87,7 @@ export function reportOf(host: string, hello: Hello, p: Probe, required: Capabil
     nics: p.devices.map((d) => ({
       name: d.name,
       driver: d.driver ?? null,
-      channels: d.channels ? `${d.channels.combined || d.channels.rx}/${d.channels.maxCombined}` : null,
+      channels: channelsText(d.channels),
       rssContexts: d.rssContexts,
       ntuple: d.ntuple,
       xdp: xdpModes(d),
@@ -94,9 +101,9 @@ export function reportOf(host: string, hello: Hello, p: Probe, required: Capabil
 const yn = (v: boolean | null) => (v === null ? "?" : v ? "yes" : "no");
 
 export function doctorText(reports: HostReport[]): string {
-  const hosts = new Table({ head: ["host", "kernel", "netkit", "queue lease", "bpffs", "node", "libbpf", "helper"], style: { head: [], border: [] } });
-  const nics = new Table({ head: ["host", "nic", "driver", "channels", "rss contexts", "ntuple", "xdp", "vlan strip"], style: { head: [], border: [] } });
-  const res = new Table({ head: ["host", "resource", "can run", "why not"], style: { head: [], border: [] } });
+  const hosts = new Table({ head: ["host", "kernel", "netkit", "queue lease", "bpffs", "node", "libbpf", "helper"], style: TABLE_STYLE });
+  const nics = new Table({ head: ["host", "nic", "driver", "channels", "rss contexts", "ntuple", "xdp", "vlan strip"], style: TABLE_STYLE });
+  const res = new Table({ head: ["host", "resource", "can run", "why not"], style: TABLE_STYLE });
   for (const r of reports) {
     hosts.push([r.host, r.kernel, r.netkit, yn(r.queueLease), yn(r.bpffs), r.node ?? "?", r.libbpf ?? "?", `${r.helper.version} ${r.helper.bundle}${r.helper.stats ? "" : " (no stats op)"}`]);
     for (const n of r.nics) nics.push([r.host, n.name, n.driver ?? "?", n.channels ?? "?", yn(n.rssContexts), yn(n.ntuple), n.xdp.join(","), yn(n.vlanStrip)]);

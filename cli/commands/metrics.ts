@@ -46,12 +46,12 @@ export async function metricsOnce(conn: Connector, targets: Target[], out: NodeJ
   return r.errors.length ? 1 : 0;
 }
 
-/** host:port, [v6]:port or :port (every address). */
+/** host:port, [v6]:port or :port (every address); port 0 picks a free one (printed at start). */
 export function parseListen(addr: string): { host?: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(addr);
   if (!m) return undefined;
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
+  if (port > 65535) return undefined;
   const host = m[1] ?? m[2];
   return { host: host === "" ? undefined : host, port };
 }

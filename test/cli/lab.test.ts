@@ -146,14 +146,14 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
   });
 
   test("metrics --listen serves the same at /metrics", async () => {
-    const port = 20000 + (process.pid % 20000);
-    const child = require("node:child_process").spawn(process.execPath, [CLI, "metrics", "--inventory", inventory, "--listen", `127.0.0.1:${port}`], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = require("node:child_process").spawn(process.execPath, [CLI, "metrics", "--inventory", inventory, "--listen", "127.0.0.1:0"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     try {
       let stderr = "";
-      await new Promise<void>((resolve, reject) => {
+      const port = await new Promise<number>((resolve, reject) => {
         child.stderr.on("data", (d: Buffer) => {
           stderr += d;
-          if (stderr.includes("serving /metrics")) resolve();
+          const m = /serving \/metrics on 127\.0\.0\.1:(\d+)/.exec(stderr);
+          if (m) resolve(Number(m[1]));
         });
         child.on("exit", () => reject(new Error(`hvnet metrics --listen exited: ${stderr}`)));
       });

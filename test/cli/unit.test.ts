@@ -98,6 +98,7 @@ describe("metrics", () => {
     expect(parseListen(":9100")).toEqual({ host: undefined, port: 9100 });
     expect(parseListen("127.0.0.1:9100")).toEqual({ host: "127.0.0.1", port: 9100 });
     expect(parseListen("[::1]:9100")).toEqual({ host: "::1", port: 9100 });
+    expect(parseListen("127.0.0.1:0")).toEqual({ host: "127.0.0.1", port: 0 });
     for (const bad of ["9100", "host:", "host:70000", "a:b:9100"]) expect(parseListen(bad)).toBeUndefined();
   });
 });
@@ -120,7 +121,7 @@ describe("doctor (probe replies as data, not a host)", () => {
     expect(r.resources.NetkitLower.ok).toBe(false);
     expect(r.resources.NetkitLower.reason).toMatch(/^netkit-lease: no netkit queue lease/);
     expect(r.missing).toHaveLength(1);
-    expect(r.nics[0]).toMatchObject({ channels: "8/64", xdp: ["native", "skb", "redirect"] });
+    expect(r.nics[0]).toMatchObject({ channels: "8 combined (max 64)", xdp: ["native", "skb", "redirect"] });
     expect(doctorText([r])).toMatch(/hv1\s+│ NetkitLower\s+│ no\s+│ netkit-lease: no netkit queue lease/);
   });
 
