@@ -151,6 +151,21 @@ test("a symlink planted in the upload to a root-only file is refused, and nothin
   sh(1, "rm -f /run/hvt-secret");
 });
 
+test("an upload with a file the bundle does not have is refused before anything is copied", async () => {
+  const bundle = loadBundle(HELPER_DIR);
+  const conn = await dial(spec(1));
+  conns.push(conn);
+  const home = (await conn.exec("pwd")).stdout.trim();
+  const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
+  await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
+  expect((await conn.exec(`echo extra > ${dir}/bundle/preload.js`)).code).toBe(0);
+  const r = await conn.exec(installCommand(bundle.hash, conn.user, dir));
+  expect(r.code).toBe(4);
+  expect(r.stderr).toContain(`hvnet-launch: refusing to install bundle ${bundle.hash}: the files are not the manifest's (preload.js )`);
+  expect(helperDirs(1)).toEqual([]);
+  expect(sh(1, "ls -A /var/lib/hvnet/helper 2>/dev/null | grep -c stage || true").trim()).toBe("0");
+});
+
 test("a bundle file changed on the host after install is re-verified by the launcher, which refuses to start it", async () => {
   const hash = loadBundle(HELPER_DIR).hash;
   await pool().request(spec(0), "hello"); // deployed (by the earlier test or now)
