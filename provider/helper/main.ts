@@ -34,7 +34,7 @@ function hello(args: unknown) {
   }
   // The hash of the directory this helper runs from: proof of what was deployed.
   hash ??= bundleHash(__dirname);
-  return { version: VERSION, protocol: PROTOCOL_VERSION, hash, pid: process.pid, capabilities: dispatcher.names(), idleExitMs: idle.armedMs };
+  return { version: VERSION, protocol: PROTOCOL_VERSION, hash, pid: process.pid, capabilities: dispatcher.names(), idleExitMs: idle.armedMs, now: Date.now() };
 }
 
 const dispatcher = new Dispatcher(opTable(hello));

@@ -90,6 +90,8 @@ export class HelperProcess extends EventEmitter {
   private gone = false;
   private probe?: HostProbe;
   private keepalive?: NodeJS.Timeout;
+  /** The helper's clock minus ours, measured in hello; undefined if it did not say. */
+  private clockOffsetMs?: number;
   hello?: HelperHello;
 
   private constructor(
@@ -139,6 +141,10 @@ export class HelperProcess extends EventEmitter {
         );
       }
       p.hello = { version: String(r.version), hash: r.hash, pid: r.pid };
+      const now = (r as { now?: unknown }).now;
+      // The helper read its clock somewhere between our send and now: taking "now" errs by
+      // at most the round trip (and the helper's start), toward its deadlines ending early.
+      if (typeof now === "number" && Number.isFinite(now)) p.clockOffsetMs = now - Date.now();
       p.startKeepalive(keepaliveMs);
       return p;
     } catch (e) {
@@ -176,9 +182,22 @@ export class HelperProcess extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.inflight.set(id, { resolve, reject });
       const req: Record<string, unknown> = { id, op: message.op, args: message.args ?? {} };
-      if (message.deadlineMs !== undefined) req.deadlineMs = message.deadlineMs;
+      if (message.deadlineMs !== undefined) {
+        req.deadlineMs = message.deadlineMs;
+        const at = this.deadlineAt(message.deadlineMs);
+        if (at !== undefined) req.deadlineAt = at;
+      }
       this.channel.write(JSON.stringify(req) + "\n");
     });
+  }
+
+  /**
+   * A deadline `ms` from now in the helper's clock. Sent beside the relative deadlineMs:
+   * a request that sits unread behind a slow one (the helper is synchronous) must not get
+   * its whole budget again when it is finally read.
+   */
+  deadlineAt(ms: number): number | undefined {
+    return this.clockOffsetMs === undefined ? undefined : Math.round(Date.now() + this.clockOffsetMs + ms);
   }
 
   /** Any input proves to the helper that we are still here (see its idle watchdog). */
@@ -429,7 +448,7 @@ export class HelperClient {
       ? { op: items[0].op, args: items[0].args, deadlineMs: items[0].timeoutMs }
       : {
           op: "batch",
-          args: { requests: items.map((it) => ({ op: it.op, args: it.args, deadlineMs: it.timeoutMs })) },
+          args: { requests: items.map((it) => ({ op: it.op, args: it.args, deadlineMs: it.timeoutMs, deadlineAt: proc.deadlineAt(it.timeoutMs) })) },
           deadlineMs: Math.max(...items.map((it) => it.timeoutMs)),
         };
     proc.send(message).then(

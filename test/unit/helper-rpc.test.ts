@@ -204,3 +204,20 @@ describe("the kernel's text is said once", () => {
     expect(e.message).toBe("hv3: fail: link exists (kernel: File exists)");
   });
 });
+
+test("a request read late (it waited behind a slow one) keeps only what is left of the provider's deadline", async () => {
+  const seen: number[] = [];
+  const d = new Dispatcher({ look: { one: () => (seen.push(currentRequest().deadline - Date.now()), {}) } });
+  const now = Date.now();
+  await run(d, [
+    JSON.stringify({ id: 1, op: "look", deadlineMs: 60_000, deadlineAt: now + 2000 }),
+    JSON.stringify({ id: 2, op: "look", deadlineMs: 3000, deadlineAt: now + 600_000 }),
+    JSON.stringify({ id: 3, op: "batch", deadlineMs: 60_000, args: { requests: [{ op: "look", deadlineMs: 60_000, deadlineAt: now + 1000 }] } }),
+  ]);
+  expect(seen[0]).toBeLessThanOrEqual(2000);
+  expect(seen[0]).toBeGreaterThan(1000);
+  expect(seen[1]).toBeLessThanOrEqual(3000);
+  expect(seen[1]).toBeGreaterThan(2000);
+  expect(seen[2]).toBeLessThanOrEqual(1000);
+  expect(seen[2]).toBeGreaterThan(0);
+});

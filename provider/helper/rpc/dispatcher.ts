@@ -115,7 +115,8 @@ export class Dispatcher {
       const args = q.raw("args");
       // A member's own budget counts from when the batch arrived, as its request would have.
       const ms = q.raw("deadlineMs");
-      const deadline = ms === undefined ? job.deadline : Math.min(job.deadline, deadlineOf(job.receivedAt, ms));
+      const at = q.raw("deadlineAt");
+      const deadline = ms === undefined && at === undefined ? job.deadline : Math.min(job.deadline, deadlineOf(job.receivedAt, ms, at));
       return op === undefined ? undefined : { op, args, receivedAt: job.receivedAt, deadline, inBatch: true };
     });
     r.finish();
@@ -124,5 +125,5 @@ export class Dispatcher {
 }
 
 function jobOf(req: Request, receivedAt: number): Job {
-  return { op: req.op, args: req.args, receivedAt, deadline: deadlineOf(receivedAt, req.deadlineMs) };
+  return { op: req.op, args: req.args, receivedAt, deadline: deadlineOf(receivedAt, req.deadlineMs, req.deadlineAt) };
 }

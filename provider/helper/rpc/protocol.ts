@@ -1,5 +1,5 @@
 // The helper's wire protocol: newline-delimited JSON over stdin/stdout.
-// Request {"id","op","args","deadlineMs"?}; response {"id","ok":true,"result"} or
+// Request {"id","op","args","deadlineMs"?,"deadlineAt"?}; response {"id","ok":true,"result"} or
 // {"id","ok":false,"error":{"code","message","errno"?,"kernelMessage"?,"log"?,"problems"?}}.
 // `message` is complete (it already says the kernel's text); kernelMessage repeats that
 // text as a field and `log` is the whole libbpf/verifier log behind an excerpt.
@@ -17,6 +17,8 @@ export interface Request {
    * request (relative: the two clocks need not agree). Lock waits end before it.
    */
   deadlineMs?: number;
+  /** The same deadline in the helper's clock (Date.now()), by the offset hello measured. */
+  deadlineAt?: number;
 }
 
 export interface ErrorBody {
@@ -32,7 +34,7 @@ export type Outcome = { ok: true; result: unknown } | { ok: false; error: ErrorB
 export type Response = { id: number } & Outcome;
 
 export interface BatchArgs {
-  requests: { op: string; args?: unknown; deadlineMs?: number }[];
+  requests: { op: string; args?: unknown; deadlineMs?: number; deadlineAt?: number }[];
 }
 
 export interface BatchResult {

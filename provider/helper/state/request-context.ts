@@ -50,9 +50,12 @@ export function groupOwner(argsList: unknown[]): string | undefined {
 
 /**
  * The deadline of a request received at `receivedAt` with the provider's budget
- * `deadlineMs` (relative: the provider's and the host's clocks need not agree).
+ * `deadlineMs`, counted from when the helper reads it. A request that waited unread
+ * behind a slow one has less left than that: `deadlineAt` is the provider's deadline in
+ * this host's clock (it measured the offset in hello), and the earlier of the two wins.
  */
-export function deadlineOf(receivedAt: number, deadlineMs: unknown): number {
+export function deadlineOf(receivedAt: number, deadlineMs: unknown, deadlineAt?: unknown): number {
   const ms = typeof deadlineMs === "number" && Number.isFinite(deadlineMs) && deadlineMs >= 0 ? deadlineMs : DEFAULT_DEADLINE_MS;
-  return receivedAt + Math.min(ms, 24 * 3600_000);
+  const relative = receivedAt + Math.min(ms, 24 * 3600_000);
+  return typeof deadlineAt === "number" && Number.isFinite(deadlineAt) ? Math.min(relative, deadlineAt) : relative;
 }
