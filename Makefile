@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 HOSTS ?= 2
+USER_MODE ?= root
 PULUMI_VERSION = $(shell node -p 'require("./node_modules/@pulumi/pulumi/package.json").version' 2>/dev/null)
 
 .PHONY: help setup deps npm build bpf helper pulumi examples test test-unit test-e2e demo lab-up lab-down bench bench-datapath clean
@@ -11,6 +12,7 @@ help:
 	@echo "make demo             bring up a 2-host lab and apply the quickstart example"
 	@echo "make test             setup, then the whole test suite (what CI runs)"
 	@echo "make lab-up HOSTS=n   start n local hypervisors (network + mount namespaces, sshd)"
+	@echo "                      USER_MODE=sudo: reached as a non-root user allowed only the hvnet launcher (make build first)"
 	@echo "make lab-down         remove every trace of the lab"
 	@echo "make bench            benchmarks, written to BENCHMARKS.md"
 	@echo "make examples         install the packed package into examples/*"
@@ -58,7 +60,7 @@ demo: setup
 	@scripts/demo.sh
 
 lab-up:
-	@scripts/lab.sh up --hosts $(HOSTS)
+	@scripts/lab.sh up --hosts $(HOSTS) --user-mode $(USER_MODE)
 
 lab-down:
 	@scripts/lab.sh down
