@@ -47,10 +47,14 @@ users_setup() {
     command -v "$t" >/dev/null || die "--user-mode sudo needs '$t' (scripts/setup-debian.sh installs sudo)"
   done
   [[ -f "$launcher" ]] || die "no launcher at $launcher: run 'make build' (or pass --launcher PATH)"
-  if ! getent passwd "$LAB_USER" >/dev/null; then
+  # Labs of other clones take other locks than ours, and useradd gives up at once when
+  # another holds /etc/passwd's lock: try a few times.
+  for t in 1 2 3 4 5; do
+    getent passwd "$LAB_USER" >/dev/null && break
     useradd --system --create-home --home-dir "/home/$LAB_USER" --shell /bin/sh \
-      --comment "$USER_MARK" "$LAB_USER"
-  fi
+      --comment "$USER_MARK" "$LAB_USER" && break
+    sleep 0.5
+  done
   users_ours || die "user $LAB_USER exists and was not made by lab $PREFIX; remove it or use another --name"
   # No password, yet not locked: sshd without PAM refuses key logins to locked accounts.
   usermod -p '*' "$LAB_USER"
@@ -85,11 +89,14 @@ users_prepare_host() {
 # their per-lab names only; after the lab's processes are stopped (userdel refuses
 # a user with running processes). The launchers go with the host directories.
 users_teardown() {
-  local home
+  local home t
   rm -f -- "$SUDOERS_FILE" "$DIR/sudoers.tmp"
   if getent passwd "$LAB_USER" >/dev/null && users_ours; then
     home="$(getent passwd "$LAB_USER" | cut -d: -f6)"
-    userdel -- "$LAB_USER"
+    for t in 1 2 3 4 5; do
+      userdel -- "$LAB_USER" && break
+      sleep 0.5
+    done
     if [[ "$home" == "/home/$LAB_USER" ]]; then rm -rf -- "$home"; fi
   fi
   rm -f -- "$USER_FILE"
