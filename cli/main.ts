@@ -83,7 +83,7 @@ export function program(run: (code: Promise<number>) => void): Command {
     });
 
   withHostOptions(p.command("metrics").description("the stats counters in the Prometheus text format, to stdout or served at /metrics"))
-    .option("--listen <addr>", "serve /metrics on HOST:PORT (or :PORT) instead of printing once")
+    .option("--listen <addr>", "serve /metrics on HOST:PORT (:PORT for every address, port 0 for a free one) instead of printing once")
     .action((flags: CommonFlags & { listen?: string }) => {
       const listen = flags.listen === undefined ? undefined : parseListen(flags.listen);
       if (flags.listen !== undefined && !listen) throw new UsageError(`--listen ${flags.listen}: expected HOST:PORT, [IPv6]:PORT or :PORT`);

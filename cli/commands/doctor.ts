@@ -103,7 +103,8 @@ const yn = (v: boolean | null) => (v === null ? "?" : v ? "yes" : "no");
 export function doctorText(reports: HostReport[]): string {
   const hosts = new Table({ head: ["host", "kernel", "netkit", "queue lease", "bpffs", "node", "libbpf", "helper"], style: TABLE_STYLE });
   const nics = new Table({ head: ["host", "nic", "driver", "channels", "rss contexts", "ntuple", "xdp", "vlan strip"], style: TABLE_STYLE });
-  const res = new Table({ head: ["host", "resource", "can run", "why not"], style: TABLE_STYLE });
+  // Reasons can name every NIC of a host: wrap them instead of widening the table past the terminal.
+  const res = new Table({ head: ["host", "resource", "can run", "why not"], style: TABLE_STYLE, colWidths: [null, null, null, 72], wordWrap: true });
   for (const r of reports) {
     hosts.push([r.host, r.kernel, r.netkit, yn(r.queueLease), yn(r.bpffs), r.node ?? "?", r.libbpf ?? "?", `${r.helper.version} ${r.helper.bundle}${r.helper.stats ? "" : " (no stats op)"}`]);
     for (const n of r.nics) nics.push([r.host, n.name, n.driver ?? "?", n.channels ?? "?", yn(n.rssContexts), yn(n.ntuple), n.xdp.join(","), yn(n.vlanStrip)]);

@@ -30,6 +30,8 @@ let inventory: string;
 
 const known = P.eth(VM_MAC, EXT_MAC, P.ETH_P_IP, P.ipv4("10.9.0.1", VM_IP, P.IPPROTO_UDP, P.udp(5000, 53)));
 const unknown = P.eth("52:54:00:99:99:99", EXT_MAC, P.ETH_P_IP, P.ipv4("10.9.0.1", "10.9.0.99", P.IPPROTO_UDP, P.udp(5000, 53)));
+// The VM's ingress ACL (a devmap program on l2fwd's redirects to it) denies TCP.
+const knownTcp = P.eth(VM_MAC, EXT_MAC, P.ETH_P_IP, P.ipv4("10.9.0.1", VM_IP, P.IPPROTO_TCP, P.tcp(5000, 22)));
 const broadcast = P.eth(P.BROADCAST, EXT_MAC, P.ETH_P_ARP, P.arp(1, EXT_MAC, "10.9.0.1", "00:00:00:00:00:00", VM_IP));
 const fromVm = (srcMac: string, srcIp: string) =>
   P.eth(GATEWAY_MAC, srcMac, P.ETH_P_IP, P.ipv4(srcIp, "10.9.0.1", P.IPPROTO_UDP, P.udp(4000, 53)));
@@ -53,9 +55,9 @@ async function statsJson(): Promise<any> {
   return JSON.parse(r.stdout);
 }
 
-function attachment(report: any, host: string, device: string): any {
+function attachment(report: any, host: string, device: string, kind: string): any {
   const h = report.hosts.find((x: any) => x.host === host);
-  return h?.attachments.find((a: any) => a.device === device);
+  return h?.attachments.find((a: any) => a.device === device && a.kind === kind);
 }
 
 beforeAll(async () => {
@@ -73,7 +75,10 @@ beforeAll(async () => {
     name: "vm1", vcpus: 1, mac: VM_MAC, addresses: [VM_IP], uplink: "uplink0",
     egress: { acl: { rules: [{ action: "deny", protocol: "tcp" }] } },
   });
-  await create("FdbEntry", { table: (xdp.outs.maps as Record<string, string>).fdb, vlan: 0, mac: VM_MAC, device: "vm1" });
+  await create("FdbEntry", {
+    table: (xdp.outs.maps as Record<string, string>).fdb, vlan: 0, mac: VM_MAC, device: "vm1",
+    ingressAcl: { rules: [{ action: "deny", protocol: "tcp" }] },
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -88,6 +93,7 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
     before = await statsJson();
     sendFromExternal(lab, [
       { frame: known, count: 30 },
+      { frame: knownTcp, count: 6 },
       { frame: unknown, count: 10 },
       { frame: broadcast, count: 5 },
     ]);
@@ -100,20 +106,27 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
   }, 120_000);
 
   test("stats --json counts exactly the frames sent, by outcome and reason, with the fast-path share", async () => {
-    const b = attachment(before, "hv1", "uplink0");
+    const b = attachment(before, "hv1", "uplink0", "uplink");
     expect(b).toMatchObject({ kind: "uplink", program: "l2fwd", attached: true, fastPathShare: null });
     expect(b.frames.fastPath).toBe(0);
     const r = await statsJson();
-    const up = attachment(r, "hv1", "uplink0");
-    expect(up.frames.fastPath).toBe(30);
+    const up = attachment(r, "hv1", "uplink0", "uplink");
+    expect(up.frames.fastPath).toBe(36);
     expect(up.reasons.unknown).toBe(10);
     // The switch may carry the odd multicast frame of its own; broadcasts are at least ours.
     expect(up.reasons.broadcastMulticast).toBeGreaterThanOrEqual(5);
     expect(up.frames.dropped).toBe(0);
-    expect(up.fastPathShare).toBeCloseTo(30 / 40, 10);
-    expect(up.counters.redirect.bytes).toBe(30 * (known.length));
+    expect(up.fastPathShare).toBeCloseTo(36 / 46, 10);
+    expect(up.counters.redirect.bytes).toBe(30 * known.length + 6 * knownTcp.length);
 
-    const vm = attachment(r, "hv1", "vm1");
+    // The VM's ingress ACL saw the redirected frames: UDP accepted, TCP denied.
+    const acl = attachment(r, "hv1", "uplink0", "ingress-acl");
+    expect(acl).toMatchObject({ program: "vm_ingress_acl", attached: true });
+    expect(acl.counters.acl_accept.packets).toBe(30);
+    expect(acl.counters.drop_acl.packets).toBe(6);
+    expect(acl.reasons.acl).toBe(6);
+
+    const vm = attachment(r, "hv1", "vm1", "vm");
     expect(vm).toMatchObject({ kind: "vm", program: "vm_egress", attached: true, vm: { mac: VM_MAC, addresses: [VM_IP] } });
     expect(vm.egress).toEqual({ allowed: 20, spoofDrops: 10, aclDrops: 4 });
     expect(vm.counters.drop_spoof_ip.packets).toBe(7);
@@ -126,8 +139,8 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
     const r = await runCli(["stats", "--inventory", inventory], env);
     expect(r.code).toBe(0);
     const row = r.stdout.split("\n").find((l) => /hv1.*uplink0.*l2fwd/.test(l))!;
-    expect(row.split("│").map((c) => c.trim()).slice(1, 8)).toEqual(["hv1", "uplink0", "l2fwd", "30", expect.any(String), "0", "10"]);
-    expect(row).toContain("75.0%");
+    expect(row.split("│").map((c) => c.trim()).slice(1, 8)).toEqual(["hv1", "uplink0", "l2fwd", "36", expect.any(String), "0", "10"]);
+    expect(row).toContain("78.3%");
     const vmRow = r.stdout.split("\n").reverse().find((l) => /hv1.*vm1.*52:54/.test(l))!;
     expect(vmRow.split("│").map((c) => c.trim()).slice(1, 7)).toEqual(["hv1", "vm1", VM_MAC, "20", "10", "4"]);
   });
@@ -136,12 +149,13 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
     const r = await runCli(["metrics", "--inventory", inventory], env);
     expect(r.code).toBe(0);
     const line = (labels: string) => r.stdout.split("\n").find((l) => l.startsWith(`hvnet_xdp_frames_total{${labels}}`));
-    expect(line('host="hv1",device="uplink0",program="l2fwd",vm="",outcome="redirect",reason="fast_path"')).toMatch(/ 30$/);
+    expect(line('host="hv1",device="uplink0",program="l2fwd",vm="",outcome="redirect",reason="fast_path"')).toMatch(/ 36$/);
     expect(line('host="hv1",device="uplink0",program="l2fwd",vm="",outcome="pass",reason="unknown"')).toMatch(/ 10$/);
     expect(line('host="hv1",device="vm1",program="vm_egress",vm="vm1",outcome="drop",reason="spoof_ip"')).toMatch(/ 7$/);
     expect(line('host="hv1",device="vm1",program="vm_egress",vm="vm1",outcome="drop",reason="acl"')).toMatch(/ 4$/);
     expect(r.stdout).toMatch(/^# TYPE hvnet_xdp_frames_total counter$/m);
-    expect(r.stdout).toMatch(/^hvnet_fast_path_share\{host="hv1",device="uplink0"\} 0\.75$/m);
+    expect(line('host="hv1",device="uplink0",program="vm_ingress_acl",vm="",outcome="drop",reason="acl"')).toMatch(/ 6$/);
+    expect(r.stdout).toMatch(/^hvnet_fast_path_share\{host="hv1",device="uplink0"\} 0\.78260869/m);
     expect(r.stdout).toMatch(/^hvnet_host_up\{host="hv1"\} 1$/m);
   });
 
@@ -160,7 +174,7 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
-      expect(await res.text()).toMatch(/^hvnet_xdp_frames_total\{host="hv1",device="uplink0",program="l2fwd",vm="",outcome="redirect",reason="fast_path"\} 30$/m);
+      expect(await res.text()).toMatch(/^hvnet_xdp_frames_total\{host="hv1",device="uplink0",program="l2fwd",vm="",outcome="redirect",reason="fast_path"\} 36$/m);
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     } finally {
       const exited = new Promise((r) => child.on("exit", r));
@@ -186,7 +200,7 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
     };
     try {
       const first = await waitFor(/totals since attach/);
-      expect(first).toMatch(/hv1\s+│ uplink0\s+│ l2fwd\s+│ 30 /);
+      expect(first).toMatch(/hv1\s+│ uplink0\s+│ l2fwd\s+│ 36 /);
       await waitFor(/rates over the last/);
       // Keep frames flowing while the next screens are drawn: the rate must show them.
       const sending = setInterval(() => sendFromExternal(lab, [{ frame: known, count: 200 }]), 100);

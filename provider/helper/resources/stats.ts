@@ -118,29 +118,25 @@ function statsPin(s: Source): string {
   return s.kind === "ingress-acl" ? `${s.pinDir}/stats` : `${mapsDirOf(s.pinDir)}/stats`;
 }
 
-/** What the pinned link says: the program's kernel name and the device it runs on. */
+/** The program counting and the device it runs on: from the pinned link, or for an FDB table's ingress ACL its pinned program (ifindex -1: it runs on the ports). */
 function linkState(s: Source): { program?: string; ifindex: number } {
-  const linkPin = s.kind === "ingress-acl" ? undefined : linkPinOf(s.pinDir);
-  if (s.kind === "ingress-acl") {
-    const progPin = `${s.pinDir}/prog`;
-    if (!fs.existsSync(progPin)) return { ifindex: 0 };
-    const prog = BpfProgram.fromPin(progPin);
+  const programName = (prog: BpfProgram) => {
     try {
-      return { program: prog.info().name, ifindex: -1 };
+      return prog.info().name;
     } finally {
       prog.close();
     }
+  };
+  if (s.kind === "ingress-acl") {
+    const progPin = `${s.pinDir}/prog`;
+    return fs.existsSync(progPin) ? { program: programName(BpfProgram.fromPin(progPin)), ifindex: -1 } : { ifindex: 0 };
   }
-  if (!linkPin || !fs.existsSync(linkPin)) return { ifindex: 0 };
+  const linkPin = linkPinOf(s.pinDir);
+  if (!fs.existsSync(linkPin)) return { ifindex: 0 };
   const link = BpfLink.fromPin(linkPin);
   try {
     const info = link.info();
-    const prog = BpfProgram.fromId(info.progId);
-    try {
-      return { program: prog.info().name, ifindex: info.xdp?.ifindex ?? 0 };
-    } finally {
-      prog.close();
-    }
+    return { program: programName(BpfProgram.fromId(info.progId)), ifindex: info.xdp?.ifindex ?? 0 };
   } finally {
     link.close();
   }
