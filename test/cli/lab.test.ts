@@ -184,6 +184,13 @@ describe("hvnet stats and metrics against a lab host with real traffic", () => {
     expect(child.exitCode).toBe(0);
   });
 
+  test("an attachment whose registry record is lost is still counted (found by its pins)", async () => {
+    lab.hostExec("hv1", "rm", ["-r", "/run/hvnet/registry/xdp"]);
+    const r = await statsJson();
+    expect(attachment(r, "hv1", "uplink0", "uplink")).toMatchObject({ program: "l2fwd", attached: true, frames: { fastPath: 36 } });
+    expect(attachment(r, "hv1", "vm1", "vm").egress).toEqual({ allowed: 20, spoofDrops: 10, aclDrops: 4 });
+  });
+
   test("stats --watch redraws rates in place in a real terminal (tmux)", async () => {
     const session = `hvnet-watch-${process.pid}`;
     const cmd = [process.execPath, CLI, "stats", "--watch", "--interval", "1", "--inventory", inventory].map((a) => `'${a}'`).join(" ");
