@@ -5,7 +5,8 @@
 // First against this machine's kernel (real flock on a scratch state directory), then
 // over real SSH: a lab host whose device lock the test holds inside the host's mount
 // namespace, with a holder record as a helper writes it, and the provider runtime
-// creating a VmInterface on that device.
+// creating a VmInterface on that device; last, `pulumi up` of the quickstart while the
+// uplink's lock is held.
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -18,6 +19,8 @@ import { HelperError } from "../../provider/transport/errors";
 import { KINDS } from "../../provider/resources";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource } from "../../provider/runtime/operations";
+import { exampleSuite } from "../e2e/support/suite";
+import type { ExampleProject } from "../e2e/support/project";
 
 // The state directory is read when the lock module loads: set it first, load it lazily.
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-locks-"));
@@ -33,6 +36,33 @@ const ISO = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z";
 afterAll(() => {
   fs.rmSync(stateDir, { recursive: true, force: true });
 });
+
+/** Holds `lock` inside a lab host as a helper would: its holder record first, then flock, then stays. */
+async function holdLock(lab: Lab, host: LabHost, lock: string, owner: string): Promise<ChildProcess> {
+  const script = [
+    `mkdir -p "$(dirname "$1")"`,
+    `printf '{"owner":"%s","pid":%d,"since":"%s"}\\n' "$2" $$ "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" > "$1"`,
+    `exec 9<"$1"`,
+    `flock -n 9 || exit 7`,
+    `echo held`,
+    `exec sleep 600`,
+  ].join("\n");
+  const child = spawn(LAB_SCRIPT, ["exec", "--name", lab.name, "--dir", lab.dir, host.name, "--", "sh", "-c", script, "sh", lock, owner], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d) => String(d).includes("held") && resolve());
+    child.once("exit", (code) => reject(new Error(`the lock holder exited (${code}) before holding ${lock}`)));
+  });
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await gone;
+}
 
 describe("against this machine's kernel (flock on a scratch state directory)", () => {
   beforeAll(() => requireRoot());
@@ -123,27 +153,7 @@ describe("over SSH: the runtime creates a VmInterface on a device whose lock ano
   }, 60_000);
 
   function stopHolder(): void {
-    if (holder && holder.exitCode === null && holder.signalCode === null) holder.kill("SIGKILL");
-  }
-
-  /** Holds the lock inside the host as a helper would: holder record first, then flock, then stays. */
-  async function holdLock(): Promise<number> {
-    const script = [
-      `mkdir -p "$(dirname "$1")"`,
-      `printf '{"owner":"%s","pid":%d,"since":"%s"}\\n' "$2" $$ "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" > "$1"`,
-      `exec 9<"$1"`,
-      `flock -n 9 || exit 7`,
-      `echo held`,
-      `exec sleep 600`,
-    ].join("\n");
-    holder = spawn(LAB_SCRIPT, ["exec", "--name", lab.name, "--dir", lab.dir, host.name, "--", "sh", "-c", script, "sh", LOCK, HOLDER_OWNER], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      holder!.stdout!.on("data", (d) => String(d).includes("held") && resolve());
-      holder!.once("exit", (code) => reject(new Error(`the lock holder exited (${code}) before holding ${LOCK}`)));
-    });
-    return holder.pid!;
+    if (holder) stop(holder);
   }
 
   const create = (owner: string) => {
@@ -154,7 +164,7 @@ describe("over SSH: the runtime creates a VmInterface on a device whose lock ano
   const links = () => JSON.parse(lab.hostExec(host.name, "ip", ["-j", "link", "show"])) as { ifname: string }[];
 
   test("fails within the bounded wait naming the holder, changes nothing, and succeeds once the holder is gone", async () => {
-    const holderPid = await holdLock();
+    const holderPid = (holder = await holdLock(lab, host, LOCK, HOLDER_OWNER)).pid!;
     process.env.HVNET_REQUEST_TIMEOUT = "3";
     pool = new HostPool({ helperDir: HELPER_DIR });
     // The helper is started (and deployed) first, so the time measured is the lock wait.
@@ -180,12 +190,55 @@ describe("over SSH: the runtime creates a VmInterface on a device whose lock ano
     expect(JSON.parse(lab.hostExec(host.name, "cat", [LOCK]))).toMatchObject({ owner: HOLDER_OWNER, pid: holderPid });
 
     // The holder goes; the same create now goes through, and removing it leaves no lock file.
-    stopHolder();
-    await new Promise((r) => (holder!.exitCode !== null || holder!.signalCode !== null ? r(undefined) : holder!.once("exit", r)));
+    await stop(holder);
     const made = await create("me/dev/VmInterface/vm0");
     expect(links().map((l) => l.ifname)).toContain(TAP);
     await deleteResource(pool, KINDS.VmInterface, made.id, made.outs);
     expect(links().map((l) => l.ifname)).not.toContain(TAP);
     expect(lab.hostExec(host.name, "sh", ["-c", "ls -A /run/hvnet/locks 2>/dev/null || true"]).trim()).toBe("");
   }, 60_000);
+});
+
+describe("end to end: pulumi up of the quickstart while another stack holds the uplink's lock", () => {
+  const LOCK = "/run/hvnet/locks/dev--uplink0.lock"; // XdpProgram on uplink0 (resources/xdp.ts deviceLock)
+  const HOLDER_OWNER = "other-project/prod/XdpProgram/uplink";
+  let lab: Lab;
+  let project: ExampleProject;
+  let holder: ChildProcess | undefined;
+  const { made } = exampleSuite("quickstart", 1, (l, p) => {
+    lab = l;
+    project = p;
+  });
+
+  afterAll(async () => {
+    if (holder) await stop(holder);
+  });
+
+  test("up fails within the bounded wait naming the holder, makes no XDP attachment, and succeeds once the holder is gone", async () => {
+    const stack = "locked";
+    made.push(stack);
+    await project.newStack(stack, { "hvnet:inventory": path.join(lab.dir, "inventory.json") });
+    const host = lab.inventory.hosts[0];
+    holder = await holdLock(lab, host, LOCK, HOLDER_OWNER);
+
+    const t0 = Date.now();
+    const r = await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack], { env: { HVNET_REQUEST_TIMEOUT: "5" }, timeoutMs: 300_000 });
+    const ms = Date.now() - t0;
+    console.log(`lock held: pulumi up failed after ${ms} ms`);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(
+      new RegExp(`${host.name}: xdp\\.apply: lock dev--uplink0 is held by ${HOLDER_OWNER} \\(helper pid ${holder.pid}, since ${ISO}\\); waited [45]\\.\\d s`),
+    );
+    expect(r.output).toContain(`kill ${holder.pid}`);
+    // The lock's object was left alone: no XDP program on the uplink, no pinned link.
+    const [uplink] = JSON.parse(lab.hostExec(host.name, "ip", ["-j", "link", "show", "dev", "uplink0"]));
+    expect(uplink.xdp).toBeUndefined();
+    expect(lab.hostExec(host.name, "sh", ["-c", "ls /sys/fs/bpf/hvnet/xdp 2>/dev/null || true"]).trim()).toBe("");
+
+    await stop(holder);
+    const again = await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
+    if (again.code !== 0) throw new Error(`pulumi up after the holder left exited ${again.code}:\n${again.output}`);
+    const [after] = JSON.parse(lab.hostExec(host.name, "ip", ["-j", "link", "show", "dev", "uplink0"]));
+    expect(after.xdp).toBeDefined();
+  }, 10 * 60_000);
 });
