@@ -19,8 +19,17 @@ export function opsRegistersStats(): boolean {
 export async function statsHelperBundle(): Promise<{ dir: string; patched: boolean }> {
   if (!fs.existsSync(path.join(DIST_HELPER, "helper.js"))) throw new Error(`${DIST_HELPER} is missing: run 'make build' first`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hvnet-cli-helper-"));
-  fs.cpSync(DIST_HELPER, dir, { recursive: true });
-  if (opsRegistersStats()) return { dir, patched: false };
+  try {
+    fs.cpSync(DIST_HELPER, dir, { recursive: true });
+    if (!opsRegistersStats()) await buildPatched(dir);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return { dir, patched: !opsRegistersStats() };
+}
+
+async function buildPatched(dir: string): Promise<void> {
   await esbuild.build({
     entryPoints: [path.join(ROOT, "provider", "helper", "main.ts")],
     bundle: true,
@@ -48,5 +57,4 @@ export async function statsHelperBundle(): Promise<{ dir: string; patched: boole
       },
     ],
   });
-  return { dir, patched: true };
 }
