@@ -111,6 +111,31 @@ describe("against this machine's kernel (flock on a scratch state directory)", (
     expect(record).toEqual({ owner: "p/s/FdbEntry/a", pid: process.pid, since: expect.stringMatching(new RegExp(`^${ISO}$`)) });
   });
 
+  test("a lock held by a process that wrote no record: the error says so and how to find it", async () => {
+    const { withLock, lockFile } = lockMod();
+    const { withRequestContext } = ctxMod();
+    const file = lockFile("nic-eth9");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const other = spawn("flock", [file, "sh", "-c", "echo held; exec sleep 60"], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise((r) => other.stdout!.once("data", r));
+      const err = (() => {
+        try {
+          withRequestContext({ deadline: Date.now() + 300 }, () => withLock("nic-eth9", () => undefined));
+        } catch (e) {
+          return e as { code: string; message: string };
+        }
+        throw new Error("withLock went ahead under a held lock");
+      })();
+      expect(err.code).toBe("ELOCKED");
+      expect(err.message).toMatch(/^lock nic-eth9 is held by another process \(it wrote no holder record: not an hvnet helper, or one that just took it\); waited 0\.[23] s/);
+      expect(err.message).toContain(`find what holds ${file} on the host (fuser -v) and stop it`);
+    } finally {
+      await stop(other);
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   test("a holder record left by a process that is gone does not block: flock died with it", () => {
     const { withLock, lockFile } = lockMod();
     const file = lockFile("dev--stale0");
@@ -224,7 +249,7 @@ describe("end to end: pulumi up of the quickstart while another stack holds the 
     const t0 = Date.now();
     const r = await project.pulumi(["up", "--yes", "--skip-preview", "--stack", stack], { env: { HVNET_REQUEST_TIMEOUT: "5" }, timeoutMs: 300_000 });
     const ms = Date.now() - t0;
-    console.log(`lock held: pulumi up failed after ${ms} ms`);
+    console.log(`lock held: pulumi up failed after ${ms} ms:\n${r.output.split("\n").filter((l) => l.includes("is held by")).join("\n")}`);
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(
       new RegExp(`${host.name}: xdp\\.apply: lock dev--uplink0 is held by ${HOLDER_OWNER} \\(helper pid ${holder.pid}, since ${ISO}\\); waited [45]\\.\\d s`),
