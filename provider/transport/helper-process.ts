@@ -1,11 +1,12 @@
 // The helper on one host: newline-delimited JSON over one exec channel.
 //
-//   request   {"id":N,"op":"...","args":{...}}
+//   request   {"id":N,"op":"...","args":{...},"deadlineMs":D,"deadlineAt":T}
 //   response  {"id":N,"ok":true,"result":...} | {"id":N,"ok":false,"error":{code,message,errno?,kernelMessage?}}
-//   batch     {"id":N,"op":"batch","args":{"requests":[{op,args},...]}}
+//   batch     {"id":N,"op":"batch","args":{"requests":[{op,args,deadlineMs,deadlineAt},...]},...}
 //             → result {"results":[{ok,result}|{ok,error},...]} in request order
-//   handshake request id 0, op "hello" → {version, hash, pid}; the hash must be the
-//             deployed bundle's, proving the host runs exactly what we shipped.
+//   handshake request id 0, op "hello" {idleExitMs} → {version, hash, pid, now}; the hash
+//             must be the deployed bundle's, proving the host runs exactly what we shipped.
+//   keepalive {"op":"ping"} every keepalive interval
 //
 // HelperProcess is one running process (the wire). HelperClient is what callers use:
 // it pipelines requests (many in flight, matched by id), coalesces requests issued
