@@ -1,0 +1,252 @@
+// The VM lab (scripts/vmlab/vmlab.sh): a lab host that is a QEMU guest running Debian
+// stable with its backports kernel (Linux >= 7.1), reached over SSH with a pinned host
+// key like the namespace lab hosts, with a netdevsim NIC that carries our RSS/ntuple
+// bookkeeping while the ethtool core (context ids, checks, refusals) is the kernel's.
+// Nothing is skipped: a machine that cannot run it fails with the reason.
+// Software emulation (TCG): the timings printed here are not performance numbers.
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { LabInventoryHost } from "../../sdk/lab";
+import { requireCommand, requireRoot } from "../support/require-root";
+
+const VMLAB = path.resolve(__dirname, "../../scripts/vmlab/vmlab.sh");
+// A cold run builds the image (debootstrap, backports kernel, netdevsim) and boots the
+// first guest under TCG on a shared 2-core machine: allow for a slow one.
+const UP_TIMEOUT_MS = 40 * 60_000;
+
+interface VmLabHost extends LabInventoryHost {
+  kernel: string;
+  pid: number;
+}
+
+interface VmLabInventory {
+  name: string;
+  kind: string;
+  dir: string;
+  image: string;
+  hosts: VmLabHost[];
+  knownHosts: string;
+}
+
+function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    execFile(VMLAB, args, { encoding: "utf8", maxBuffer: 16 << 20, timeout: UP_TIMEOUT_MS }, (err, _out, stderr) => {
+      if (err) reject(new Error(`scripts/vmlab/vmlab.sh ${args.join(" ")} failed: ${err.message}\n${stderr}`));
+      else resolve({ stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+    });
+  });
+}
+
+function sshArgs(host: VmLabHost, knownHosts: string): string[] {
+  return [
+    "-F", "/dev/null",
+    "-i", host.privateKeyPath,
+    "-o", "IdentitiesOnly=yes",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${knownHosts}`,
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=10",
+    "-p", String(host.port),
+    `${host.user}@${host.address}`,
+  ];
+}
+
+/** A remote command over real SSH with the pinned key: status, stdout and stderr. */
+function ssh(inv: VmLabInventory, command: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync("ssh", [...sshArgs(inv.hosts[0], inv.knownHosts), command], { encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function sshOk(inv: VmLabInventory, command: string): string {
+  const r = ssh(inv, command);
+  if (r.status !== 0) throw new Error(`'${command}' on the VM lab host failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+// A zombie has released everything; only its parent can reap it.
+function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+// Witness: which processes on this machine were started for this lab (read, never killed).
+function labQemuPids(name: string): number[] {
+  const marker = `hvnet-vmlab-${name}-`;
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return processRunning(Number(d)) && readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").some((a) => a.startsWith(marker));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
+  const name = `hvv${randomBytes(2).toString("hex")}`;
+  const dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
+  let inv: VmLabInventory | undefined;
+  let downDone = false;
+
+  beforeAll(async () => {
+    requireRoot();
+    for (const cmd of ["qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "ssh", "ssh-keygen", "ssh-keyscan"]) {
+      requireCommand(cmd);
+    }
+    const up = await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    console.log(
+      `vmlab up (1 guest) took ${(up.ms / 1000).toFixed(1)} s (software emulation: not a performance number)\n${up.stderr}`,
+    );
+    inv = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
+  }, UP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    try {
+      if (!downDone) await vmlab(["down", "--name", name, "--dir", dir]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  function theLab(): VmLabInventory {
+    if (!inv) throw new Error("the VM lab did not come up");
+    return inv;
+  }
+
+  function uplink(): string {
+    const u = theLab().hosts[0].uplink;
+    // It is interpolated into remote commands below.
+    if (!/^[a-z0-9]+$/.test(u)) throw new Error(`unexpected uplink name '${u}'`);
+    return u;
+  }
+
+  test("the inventory lists the guest in the namespace lab's format, with the host key sshd serves", () => {
+    const l = theLab();
+    expect(l.kind).toBe("vm");
+    expect(l.hosts).toHaveLength(1);
+    const h = l.hosts[0];
+    expect(h).toMatchObject({ name: "hv1", address: "127.0.0.1", user: "root", netns: "" });
+    expect(h.port).toBeGreaterThan(1024);
+    expect(statSync(h.privateKeyPath).mode & 0o777).toBe(0o600);
+    expect(h.hostKey).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    const scanned = execFileSync("ssh-keyscan", ["-t", "ed25519", "-p", String(h.port), h.address], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const served = execFileSync("ssh-keygen", ["-l", "-f", "-"], { input: scanned, encoding: "utf8" }).split(" ")[1];
+    expect(served).toBe(h.hostKey);
+    expect(readFileSync(l.knownHosts, "utf8")).toContain(`[127.0.0.1]:${h.port} ssh-ed25519 `);
+  });
+
+  test("SSH with the pinned host key works; a guest whose key differs is refused", () => {
+    const l = theLab();
+    expect(sshOk(l, "echo reached").trim()).toBe("reached");
+    // Another lab's key pinned for this address: the connection must not be made.
+    const other = path.join(dir, "other_host_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+    const otherKnown = path.join(dir, "other_known_hosts");
+    const pub = readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    writeFileSync(otherKnown, `[127.0.0.1]:${l.hosts[0].port} ${pub}\n`);
+    const r = spawnSync("ssh", [...sshArgs(l.hosts[0], otherKnown), "true"], { encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    rmSync(other);
+    rmSync(`${other}.pub`);
+    rmSync(otherKnown);
+  });
+
+  test("the guest runs Linux >= 7.1 and can make a netkit device", () => {
+    const l = theLab();
+    const release = sshOk(l, "uname -r").trim();
+    const m = /^(\d+)\.(\d+)/.exec(release);
+    expect(m).not.toBeNull();
+    const [major, minor] = [Number(m![1]), Number(m![2])];
+    expect(major > 7 || (major === 7 && minor >= 1)).toBe(true);
+    expect(l.hosts[0].kernel).toBe(release);
+    const links = JSON.parse(
+      sshOk(l, "ip link add nkt0 type netkit peer name nkt1 && ip -j -d link show nkt0; ip link del nkt0"),
+    ) as Array<{ ifname: string; linkinfo?: { info_kind?: string } }>;
+    expect(links[0]).toMatchObject({ ifname: "nkt0", linkinfo: { info_kind: "netkit" } });
+    expect(sshOk(l, "ip -o link show").includes("nkt0")).toBe(false);
+  });
+
+  test("the guest's uplink is a netdevsim port with its queues", () => {
+    const dev = uplink();
+    const driver = sshOk(theLab(), `ethtool -i ${dev}`);
+    expect(driver).toMatch(/^driver: netdevsim$/m);
+    const channels = sshOk(theLab(), `ethtool -l ${dev}`);
+    expect(channels).toMatch(/Current hardware settings:[\s\S]*Combined:\s+8/);
+  });
+
+  test("netdevsim with our RSS/ntuple bookkeeping; the ethtool core is the kernel's: ethtool -X context new creates an RSS context", () => {
+    const l = theLab();
+    const dev = uplink();
+    const made = sshOk(l, `ethtool -X ${dev} context new equal 2`);
+    const id = Number(/New RSS context is (\d+)/.exec(made)?.[1]);
+    expect(id).toBeGreaterThanOrEqual(1);
+    // The core keeps the context's table: read back through the kernel, not our module.
+    const table = sshOk(l, `ethtool -x ${dev} context ${id}`);
+    expect(table).toMatch(/RX flow hash indirection table for \S+ with 8 RX ring\(s\):/);
+    const entries = [...table.matchAll(/^\s*\d+:\s+((?:\d+\s*)+)$/gm)].flatMap((r) => r[1].trim().split(/\s+/).map(Number));
+    expect(entries.length).toBe(128);
+    expect(new Set(entries)).toEqual(new Set([0, 1]));
+    sshOk(l, `ethtool -X ${dev} context ${id} delete`);
+    expect(ssh(l, `ethtool -x ${dev} context ${id}`).status).not.toBe(0);
+  });
+
+  test("netdevsim with our RSS/ntuple bookkeeping; the ethtool core is the kernel's: an ntuple rule into the context is accepted, deleting the context under it is refused", () => {
+    const l = theLab();
+    const dev = uplink();
+    const id = Number(/New RSS context is (\d+)/.exec(sshOk(l, `ethtool -X ${dev} context new start 4 equal 4`))?.[1]);
+    expect(id).toBeGreaterThanOrEqual(1);
+    const added = sshOk(l, `ethtool -N ${dev} flow-type tcp4 dst-ip 192.0.2.10 dst-port 5201 context ${id}`);
+    const rule = Number(/Added rule with ID (\d+)/.exec(added)?.[1]);
+    expect(Number.isInteger(rule)).toBe(true);
+    const listed = sshOk(l, `ethtool -n ${dev} rule ${rule}`);
+    expect(listed).toMatch(/Dest IP addr: 192\.0\.2\.10/);
+    expect(listed).toMatch(new RegExp(`RSS Context (ID: )?${id}`));
+
+    // The core refuses: the rule still steers into the context (EBUSY).
+    const refused = ssh(l, `ethtool -X ${dev} context ${id} delete`);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/Device or resource busy/);
+    expect(ssh(l, `ethtool -x ${dev} context ${id}`).status).toBe(0);
+
+    // The core refuses a rule into a context that does not exist (EINVAL).
+    const missing = ssh(l, `ethtool -N ${dev} flow-type udp4 dst-port 4789 context 15`);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/Invalid argument/);
+
+    sshOk(l, `ethtool -N ${dev} delete ${rule}`);
+    sshOk(l, `ethtool -X ${dev} context ${id} delete`);
+    expect(ssh(l, `ethtool -x ${dev} context ${id}`).status).not.toBe(0);
+    expect(sshOk(l, `ethtool -n ${dev}`)).toMatch(/Total 0 rules/);
+  });
+
+  test("down ends the guest by its recorded pid and leaves no process, overlay or file", async () => {
+    const l = theLab();
+    const pid = l.hosts[0].pid;
+    expect(labQemuPids(name)).toEqual([pid]);
+    const overlay = path.join(dir, "vmhosts", "hv1", "disk.qcow2");
+    expect(existsSync(overlay)).toBe(true);
+    const down = await vmlab(["down", "--name", name, "--dir", dir]);
+    downDone = true;
+    console.log(`vmlab down took ${(down.ms / 1000).toFixed(1)} s`);
+    expect(processRunning(pid)).toBe(false);
+    expect(labQemuPids(name)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    // The image and its snapshot stay in the cache for the next lab.
+    expect(existsSync(path.join(l.image, "base.img"))).toBe(true);
+  });
+});
