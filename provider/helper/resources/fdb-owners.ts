@@ -14,13 +14,20 @@ export interface EntryOwner {
   op?: string;
 }
 
+// Flat arrays rather than an object keyed by entry: for 10,000 entries JSON parses and
+// writes them several times faster (no 10,000-property object to build).
 interface StoredRecord {
+  v: 2;
   /** The kernel id of the map the record describes: a table pinned anew is another map. */
   mapId: number;
+  /** Hex of every recorded key, concatenated; each `keyChars` long. */
+  keys: string;
+  keyChars: number;
   owners: string[];
   ops: string[];
-  /** Key bytes as hex -> [owner index, op index or -1]. */
-  entries: Record<string, [number, number]>;
+  /** Per key: index into owners, and into ops or -1. */
+  o: number[];
+  p: number[];
 }
 
 export class TableOwners {
@@ -36,16 +43,18 @@ export class TableOwners {
   static load(tablePin: string, mapId: number): TableOwners {
     const stored = readRecord<StoredRecord>(KIND, tablePin);
     const byKey = new Map<string, EntryOwner>();
-    if (stored && stored.mapId === mapId) {
-      const owners = stored.owners.map((owner) => ({ owner }));
-      for (const key in stored.entries) {
-        const [o, p] = stored.entries[key];
-        byKey.set(key, p < 0 ? owners[o] : { owner: stored.owners[o], op: stored.ops[p] });
+    const current = stored !== undefined && stored.v === 2 && stored.mapId === mapId;
+    if (current) {
+      const { keys, keyChars: w, owners, ops, o, p } = stored;
+      // Entries without an op share one object per owner.
+      const bare = owners.map((owner) => ({ owner }));
+      for (let i = 0, at = 0; i < o.length; i++, at += w) {
+        byKey.set(keys.slice(at, at + w), p[i] < 0 ? bare[o[i]] : { owner: owners[o[i]], op: ops[p[i]] });
       }
     }
     const t = new TableOwners(tablePin, mapId, byKey);
     // A stale record (another map under the same pin) is replaced at the next save.
-    t.changed = stored !== undefined && stored.mapId !== mapId;
+    t.changed = stored !== undefined && !current;
     return t;
   }
 
@@ -91,24 +100,28 @@ export class TableOwners {
     const ops: string[] = [];
     const ownerIndex = new Map<string, number>();
     const opIndex = new Map<string, number>();
-    const entries: Record<string, [number, number]> = {};
+    const keys: string[] = [];
+    const o: number[] = [];
+    const p: number[] = [];
     for (const [key, e] of this.byKey) {
-      let o = ownerIndex.get(e.owner);
-      if (o === undefined) {
-        o = owners.push(e.owner) - 1;
-        ownerIndex.set(e.owner, o);
+      let oi = ownerIndex.get(e.owner);
+      if (oi === undefined) {
+        oi = owners.push(e.owner) - 1;
+        ownerIndex.set(e.owner, oi);
       }
-      let p = -1;
+      let pi = -1;
       if (e.op !== undefined) {
         const known = opIndex.get(e.op);
         if (known === undefined) {
-          p = ops.push(e.op) - 1;
-          opIndex.set(e.op, p);
-        } else p = known;
+          pi = ops.push(e.op) - 1;
+          opIndex.set(e.op, pi);
+        } else pi = known;
       }
-      entries[key] = [o, p];
+      keys.push(key);
+      o.push(oi);
+      p.push(pi);
     }
-    const record: StoredRecord = { mapId: this.mapId, owners, ops, entries };
+    const record: StoredRecord = { v: 2, mapId: this.mapId, keys: keys.join(""), keyChars: keys[0].length, owners, ops, o, p };
     writeRecord(KIND, this.tablePin, record);
   }
 }
