@@ -4,7 +4,7 @@
 # launcher through it, as hosts deployed by a non-root user do.
 set -euo pipefail
 packages=(clang llvm libbpf-dev libbpf1 bpftool iproute2 ethtool openssh-server openssh-client
-          jq gcc-multilib libelf-dev util-linux iputils-ping sudo)
+          jq gcc-multilib libelf-dev util-linux iputils-ping sudo python3 tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

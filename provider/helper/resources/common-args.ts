@@ -25,6 +25,12 @@ function portRange(r: InputReader, name: string): { from: number; to: number } |
   if (v === undefined || v === null) return undefined;
   const field = r.path(name);
   if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 65535) return { from: v, to: v };
+  // The normalized form this reader returns: check hands it to create, which reads it again.
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    const { from, to, ...rest } = v as Record<string, unknown>;
+    const port = (p: unknown) => typeof p === "number" && Number.isInteger(p) && p >= 0 && p <= 65535;
+    if (Object.keys(rest).length === 0 && port(from) && port(to) && (from as number) <= (to as number)) return { from: from as number, to: to as number };
+  }
   if (typeof v === "string") {
     const m = /^([0-9]{1,5})(?:-([0-9]{1,5}))?$/.exec(v);
     if (m) {

@@ -12,6 +12,7 @@ import { driverNameOf } from "../kernel/ethtool/drvinfo";
 import { getRss, supportsRssContexts } from "../kernel/ethtool/rss";
 import { getFeatures } from "../kernel/ethtool/features";
 import { ensureBpffs, isBpffs } from "../kernel/bpf/pin";
+import { libbpfVersion } from "../kernel/bpf/version";
 import { BPFFS_ROOT } from "../validate/formats";
 
 function netkitAvailability(): "loaded" | "module" | "absent" {
@@ -57,6 +58,8 @@ export function probe() {
           // Asked of the kernel (a context made and deleted), only where RSS itself works.
           rssContexts: rss !== undefined && (attempt(() => supportsRssContexts(dev, l.name)) ?? false),
           ntuple: features?.get("rx-ntuple-filter")?.changeable ?? false,
+          // XDP sees VLAN tags only with hardware stripping off (KERNEL.md).
+          vlanStrip: features?.get("rx-vlan-hw-parse")?.active ?? false,
           xdpFeatures: xdp?.xdpFeatures,
         };
       }),
@@ -64,6 +67,8 @@ export function probe() {
     if (!isBpffs(BPFFS_ROOT)) ensureBpffs(BPFFS_ROOT);
     return {
       kernel: os.release(),
+      node: process.version,
+      libbpf: attempt(libbpfVersion),
       netkit: netkitAvailability(),
       queueLease: netdev?.hasOp("queue-create") ?? false,
       bpffs: isBpffs(BPFFS_ROOT),

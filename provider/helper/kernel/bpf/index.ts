@@ -8,6 +8,7 @@ export { BpfMap, possibleCpus, isPerCpuMapType } from "./map";
 export { BpfLink, mprogPlacement } from "./link";
 export type { XdpMode, NetkitAttachOptions, MprogAnchor } from "./link";
 export { ensureBpffs, isBpffs, isUnderBpffs, mkdirp, mkdirpBpffs, removePin, pinFd, openPin, BPF_FS_MAGIC, DEFAULT_BPFFS } from "./pin";
+export { libbpfVersion } from "./version";
 export { encodeDevmapValue, decodeDevmapValue, encodeU32Key, DEVMAP_VALUE_SIZE } from "./devmap";
 export type { DevmapValue } from "./devmap";
 export {

@@ -85,6 +85,8 @@ export type Ptr = unknown;
 export const libbpf = {
   set_print: lib.func("void *libbpf_set_print(libbpf_print_fn *fn)"),
   num_possible_cpus: lib.func("int libbpf_num_possible_cpus(void)"),
+  major_version: lib.func("uint32_t libbpf_major_version(void)"),
+  minor_version: lib.func("uint32_t libbpf_minor_version(void)"),
 
   object_open_file: lib.func("bpf_object *bpf_object__open_file(const char *path, const bpf_object_open_opts *opts)"),
   object_load: lib.func("int bpf_object__load(bpf_object *obj)"),
