@@ -192,7 +192,12 @@ function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefined, va
   return `${what} already exists (${target}) and has no owner (made by hand or by another tool); set adopt: true to take it over`;
 }
 
-type Result = { ok: true; ifindex: number } | { ok: false; err: unknown };
+/** An entry's failure; success is the target's ifindex (no object per entry in a 10,000 batch). */
+class Failed {
+  constructor(readonly err: unknown) {}
+}
+
+type Result = number | Failed;
 
 /** The ports this request put in the ports devmap, so a failed request can take them out. */
 interface PortsAdded {
@@ -221,7 +226,7 @@ function setPorts(table: Table, tablePin: string, accepted: number[], entries: F
       const e = isFull(err)
         ? new OpError("ENOSPC", `the ports map beside FDB table ${tablePin} is full (${table.ports.maxEntries} devices): device ${entries[idx[0]].device} cannot be added; remove FDB entries of devices no longer used`)
         : err;
-      for (const i of idx) out[i] = { ok: false, err: e };
+      for (const i of idx) out[i] = new Failed(e);
     }
   }
   return added;
@@ -265,7 +270,7 @@ function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: Fdb
   for (let i = 0; i < n; i++) {
     const x = ifindexOf(rt, entries[i].device, names);
     if (typeof x === "number") ifindexes[i] = x;
-    else out[i] = { ok: false, err: x };
+    else out[i] = new Failed(x);
   }
   const keys = entries.map((e) => layout.encodeFdbKey({ vlan: e.vlan, mac: e.mac }));
   const ids = keys.map((k) => k.toString("hex"));
@@ -273,92 +278,101 @@ function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: Fdb
   const owners = TableOwners.load(tablePin, table.fdb.info().id);
   const dump = dumpTable(table.fdb, n);
 
-  // What the table held before this request (to undo it), and as it stands after each
-  // earlier accepted entry of it: an earlier entry counts as existing, with its owner,
-  // as it would if they came one by one.
-  const prior = new Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>();
-  const now = new Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>();
+  // Per key, kept at the index of its first entry in this request: what the table held
+  // before (to undo), and the last entry of this request accepted for it. An earlier
+  // accepted entry counts as existing, with its owner, as it would if they came one by one.
+  const first = new Map<string, number>();
+  const firstOf = new Int32Array(n);
+  const priorValue: Array<Buffer | null> = new Array(n);
+  const priorOwner: Array<EntryOwner | undefined> = new Array(n);
+  const lastAccepted = new Int32Array(n).fill(-1);
   const accepted: number[] = [];
   for (let i = 0; i < n; i++) {
-    if (out[i]) continue;
+    if (out[i] !== undefined) continue;
     const id = ids[i];
-    let cur = now.get(id);
-    if (cur === undefined) {
-      const value = dump ? dump.get(id) ?? null : table.fdb.lookup(keys[i]) ?? null;
+    let f = first.get(id);
+    let value: Buffer | null;
+    let owner: EntryOwner | undefined;
+    if (f === undefined) {
+      f = i;
+      first.set(id, i);
+      value = dump ? dump.get(id) ?? null : table.fdb.lookup(keys[i]) ?? null;
+      priorValue[i] = value;
+      priorOwner[i] = owners.size ? owners.get(id) : undefined;
       // A record of a key the map does not hold is stale: nobody owns an absent entry.
-      cur = { value, owner: value === null ? undefined : owners.get(id) };
-      prior.set(id, { value, owner: owners.get(id) });
+      owner = value === null ? undefined : priorOwner[i];
+    } else if (lastAccepted[f] >= 0) {
+      const j = lastAccepted[f];
+      value = values[j];
+      owner = entries[j].owner === undefined ? undefined : (entries[j] as EntryOwner);
+    } else {
+      value = priorValue[f];
+      owner = value === null ? undefined : priorOwner[f];
     }
-    const why = refusal(entries[i], cur.value, cur.owner, values[i]);
+    firstOf[i] = f;
+    const why = refusal(entries[i], value, owner, values[i]);
     if (why) {
-      out[i] = { ok: false, err: new OpError("EEXIST", why) };
+      out[i] = new Failed(new OpError("EEXIST", why));
       continue;
     }
-    const e = entries[i];
-    now.set(id, { value: values[i], owner: e.owner === undefined ? undefined : { owner: e.owner, op: e.op } });
+    lastAccepted[f] = i;
     accepted.push(i);
   }
 
   // Ports before entries: a frame must never be redirected to a port not yet there.
   const added = setPorts(table, tablePin, accepted, entries, ifindexes, out);
-  const writing = accepted.filter((i) => !out[i]);
+  const writing = accepted.some((i) => out[i] !== undefined) ? accepted.filter((i) => out[i] === undefined) : accepted;
   // One write per key (the last entry of a key wins), in the order they came.
-  const last = new Map<string, number>();
-  for (const i of writing) last.set(ids[i], i);
+  const lastWritten = new Int32Array(n).fill(-1);
+  for (const i of writing) lastWritten[firstOf[i]] = i;
+  const written: number[] = []; // first index of each key written
   const wkeys: Buffer[] = [];
   const wvalues: Buffer[] = [];
-  for (const i of last.values()) {
+  for (const i of writing) {
+    if (lastWritten[firstOf[i]] !== i) continue;
+    written.push(firstOf[i]);
     wkeys.push(keys[i]);
     wvalues.push(values[i]);
   }
-  for (const i of writing) owners.set(ids[i], entries[i].owner, entries[i].op);
+  for (const i of writing) {
+    const e = entries[i];
+    if (e.owner !== undefined || owners.size) owners.set(ids[i], e.owner, e.op);
+  }
   // Owners before entries: a crash in between leaves a claim on an absent entry, which
   // counts for nothing, never an entry of ours without its owner (a retry would be refused).
   owners.save();
   try {
     table.fdb.updateBatch(wkeys, wvalues);
   } catch (err) {
-    undo(table, last, keys, prior, owners, added);
+    let fresh = 0;
+    for (const f of written) {
+      // The kernel applies a batch in order and stops at the first failure: a prefix of it
+      // may be in the map. Each key gets back what it held.
+      const prior = priorValue[f];
+      if (prior === null) {
+        fresh++;
+        table.fdb.delete(keys[f]);
+      } else table.fdb.update(keys[f], prior);
+      owners.restore(ids[f], priorOwner[f]);
+    }
+    owners.save();
+    removePorts(table, added);
     const e = isFull(err)
-      ? new OpError("ENOSPC", `FDB table ${tablePin} is full (${table.fdb.maxEntries} entries): ${countNew(last, prior)} new entries did not fit and none were applied; remove FDB entries no longer needed, or raise the table size (HVNET_FDB_MAX_ENTRIES in bpf/include/hvnet.h, then replace the l2fwd XdpProgram)`)
+      ? new OpError("ENOSPC", `FDB table ${tablePin} is full (${table.fdb.maxEntries} entries): ${fresh} new entries did not fit and none were applied; remove FDB entries no longer needed, or raise the table size (HVNET_FDB_MAX_ENTRIES in bpf/include/hvnet.h, then replace the l2fwd XdpProgram)`)
       : err;
-    for (const i of writing) out[i] = { ok: false, err: e };
+    for (const i of writing) out[i] = new Failed(e);
     return out;
   }
-  for (const i of writing) out[i] = { ok: true, ifindex: ifindexes[i] };
-  // An adopted entry may have left its old device without entries; a port of a failed
-  // entry that nothing points at must not stay either.
-  if (writing.some((i) => entries[i].adopt) || writing.length < accepted.length) prunePorts(table);
+  for (const i of writing) out[i] = ifindexes[i];
+  // An adopted entry may have left its old device without entries; so may a device whose
+  // entries failed after its port was set.
+  if (writing.length < accepted.length || writing.some((i) => entries[i].adopt)) prunePorts(table);
   return out;
 }
 
-function countNew(last: Map<string, number>, prior: Map<string, { value: Buffer | null }>): number {
-  let c = 0;
-  for (const id of last.keys()) if (prior.get(id)?.value === null) c++;
-  return c;
-}
-
-/**
- * Puts the table back as it was before a failed batch update: the kernel applies a batch
- * in order and stops at the first failure, so a prefix of it may be in the map.
- */
-function undo(
-  table: Table, last: Map<string, number>, keys: Buffer[],
-  prior: Map<string, { value: Buffer | null; owner: EntryOwner | undefined }>, owners: TableOwners, added: PortsAdded,
-): void {
-  for (const [id, i] of last) {
-    const p = prior.get(id)!;
-    if (p.value === null) table.fdb.delete(keys[i]);
-    else table.fdb.update(keys[i], p.value);
-    owners.restore(id, p.owner);
-  }
-  owners.save();
-  removePorts(table, added);
-}
-
 function unwrap(r: Result): { ifindex: number } {
-  if (!r.ok) throw r.err;
-  return { ifindex: r.ifindex };
+  if (r instanceof Failed) throw r.err;
+  return { ifindex: r };
 }
 
 export function applyFdb(raw: unknown) {
@@ -392,7 +406,7 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
     }
     list.forEach((l, i) => {
       const r = results[i];
-      out[l.index] = r.ok ? { ok: true, result: { ifindex: r.ifindex } } : { ok: false, error: toErrorBody(r.err) };
+      out[l.index] = r instanceof Failed ? { ok: false, error: toErrorBody(r.err) } : { ok: true, result: { ifindex: r } };
     });
   }
   return out;
