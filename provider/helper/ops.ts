@@ -6,6 +6,7 @@ import { applyNetkit, showNetkit, removeNetkit } from "./resources/netkit";
 import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
 import { applyFdb, applyFdbMany, showFdb, removeFdb, removeFdbMany } from "./resources/fdb";
 import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
+import { stats } from "./resources/stats";
 
 export function opTable(hello: (args: unknown) => unknown): OpTable {
   return {
@@ -13,6 +14,8 @@ export function opTable(hello: (args: unknown) => unknown): OpTable {
     // The provider's keepalive: any input proves it is still there (see rpc/idle.ts).
     ping: { one: () => ({}) },
     probe: { one: probe },
+    // Read-only counters of every attachment, for `hvnet stats` and `hvnet metrics`.
+    stats: { one: stats },
     "rss.apply": { one: applyRss },
     "rss.show": { one: showRss },
     "rss.remove": { one: removeRss },

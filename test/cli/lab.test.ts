@@ -24,7 +24,7 @@ const GATEWAY_MAC = "02:00:00:00:00:01";
 
 let lab: Lab;
 let pool: HostPool;
-let bundle: { dir: string; patched: boolean };
+let bundle: { dir: string };
 let env: Record<string, string>;
 let inventory: string;
 

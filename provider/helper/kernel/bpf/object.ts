@@ -2,10 +2,9 @@
 // maps are created (or reused from pins under pinRoot for maps marked
 // LIBBPF_PIN_BY_NAME), relocations applied, programs verified and loaded.
 // Failures carry libbpf's log, including the verifier's verdict, trimmed to its tail.
-import { KernelError } from "../internal/errors";
 import { errnoNumber } from "../internal/errno";
 import { libbpf, ObjectOpenOpts, Ptr } from "./internal/libbpf";
-import { trimLibbpfLog, withLibbpfLog } from "./internal/log";
+import { libbpfError, withLibbpfLog } from "./internal/log";
 import { BpfMap } from "./map";
 import { BpfProgram } from "./prog";
 import koffi from "koffi";
@@ -46,7 +45,7 @@ export class BpfObject {
       return p;
     });
     if (!result) {
-      throw new KernelError("bpf_object__open_file", errno || errnoNumber("EINVAL"), trimLibbpfLog(log) || undefined, path);
+      throw libbpfError("bpf_object__open_file", errno || errnoNumber("EINVAL"), log, path);
     }
     return new BpfObject(result, path);
   }
@@ -67,7 +66,7 @@ export class BpfObject {
     const obj = this.handle();
     if (this.loaded) throw new Error(`BPF object ${this.path} is already loaded`);
     const { result: ret, log } = withLibbpfLog(() => libbpf.object_load(obj) as number);
-    if (ret < 0) throw new KernelError("bpf_object__load", -ret, trimLibbpfLog(log) || undefined, this.path);
+    if (ret < 0) throw libbpfError("bpf_object__load", -ret, log, this.path);
     this.loaded = true;
   }
 
