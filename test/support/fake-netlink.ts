@@ -284,6 +284,7 @@ export class FakeNetlinkKernel {
     let tailroom = 0;
     let tbp = tb;
     let seenPeer = false;
+    let seenScrub = false;
     if (data) {
       const prim = data.get(U.IFLA_NETKIT_PRIMARY);
       if (prim) throw refuse("EINVAL", "Primary attribute is read-only", prim.offset);
@@ -317,9 +318,12 @@ export class FakeNetlinkKernel {
         tbp = AttrSet.parse(pi.data.subarray(U.IFINFOMSG_LEN), pi.offset + 4 + U.IFINFOMSG_LEN);
       }
       seenPeer = !!pi || data.has(U.IFLA_NETKIT_PEER_SCRUB) || data.has(U.IFLA_NETKIT_PEER_POLICY);
+      // Linux 7.3 refuses a single device carrying any scrub setting, even the default,
+      // with a bare EOPNOTSUPP (no extack): checked on the real kernel, not assumed.
+      seenScrub = data.has(U.IFLA_NETKIT_SCRUB);
     }
     if (mode !== U.NETKIT_L2 && (tb.has(U.IFLA_ADDRESS) || tbp.has(U.IFLA_ADDRESS))) throw refuse("EOPNOTSUPP");
-    if (pairing === U.NETKIT_DEVICE_SINGLE && (tbp !== tb || seenPeer || policy !== U.NETKIT_PASS)) throw refuse("EOPNOTSUPP");
+    if (pairing === U.NETKIT_DEVICE_SINGLE && (tbp !== tb || seenPeer || seenScrub || policy !== U.NETKIT_PASS)) throw refuse("EOPNOTSUPP");
 
     const name = tb.string(U.IFLA_IFNAME) ?? this.allocName("nk%d");
     if (this.byName(name)) throw refuse("EEXIST");

@@ -15,7 +15,7 @@ import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/net
 import { NETKIT_DEVICE_SINGLE } from "../../provider/helper/kernel/netlink/rtnetlink-uapi";
 import { InputReader } from "../../provider/helper/validate/reader";
 import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
-import { encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { checkNetkitSpec, encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
 import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
 import type { NetkitKernel } from "../../provider/helper/resources/netkit";
 import { thrown } from "../support/thrown";
@@ -105,11 +105,21 @@ describe("NetkitLower apply (test double, not the kernel)", () => {
     expect(parts.some((p) => p.startsWith("sock-fds="))).toBe(false); // map-path excludes sock-fds
   });
 
-  test("mode, policy, scrub, headroom and tailroom reach the device", () => {
+  test("mode, policy, headroom and tailroom reach the device; no scrub or policy attribute at creation", () => {
     const { fake, k } = setup();
-    applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 1 }, mode: "l2", scrub: "none", headroom: 64, tailroom: 32 }));
-    expect(fake.link("nk0")!.netkit).toMatchObject({ mode: 0 /* NETKIT_L2 */, scrub: 0 /* NONE */, headroom: 64, tailroom: 32 });
-    expect(showNetkitOn(k, { name: "nk0" })).toMatchObject({ name: "nk0", mode: "l2" });
+    applyNetkitOn(k, args({ name: "nk0", queues: { start: 0, count: 1 }, mode: "l2", policy: "drop", headroom: 64, tailroom: 32 }));
+    // The double refuses a single device carrying IFLA_NETKIT_SCRUB or a drop policy, as
+    // Linux 7.3 does: the drop policy got there by the in-place change after creation.
+    expect(fake.link("nk0")!.netkit).toMatchObject({ mode: 0 /* NETKIT_L2 */, policy: 2 /* DROP */, headroom: 64, tailroom: 32 });
+    expect(showNetkitOn(k, { name: "nk0" })).toMatchObject({ name: "nk0", mode: "l2", policy: "drop" });
+  });
+
+  test("scrub is refused before any host: a single device takes none (the kernel says only EOPNOTSUPP)", () => {
+    for (const scrub of ["none", "default"]) {
+      const e = thrown(() => readNetkitArgs(InputReader.of({ name: "nk0", lowerDevice: "eth0", queues: { start: 1, count: 1 }, scrub })));
+      expect(e.message).toMatch(/scrub.*single netkit device.*refuses a scrub setting/);
+    }
+    expect(() => checkNetkitSpec({ name: "nk0", pairing: "single", scrub: "default" })).toThrow(/single mode does not take scrub/);
   });
 
   test("a NIC queue already leased is EBUSY naming queues, and nothing is left behind", () => {

@@ -11,7 +11,6 @@ export interface NetkitArgs extends Ownership {
   mode: "l3" | "l2";
   netns?: string;
   policy: "pass" | "drop";
-  scrub: "default" | "none";
   headroom?: number;
   tailroom?: number;
   api: (typeof NETKIT_APIS)[number];
@@ -25,7 +24,9 @@ export function readNetkitArgs(r: InputReader): NetkitArgs {
   const mode = r.oneOf("mode", ["l3", "l2"] as const, { default: "l3" })!;
   const netns = r.netns("netns");
   const policy = r.oneOf("policy", ["pass", "drop"] as const, { default: "pass" })!;
-  const scrub = r.oneOf("scrub", ["default", "none"] as const, { default: "default" })!;
+  // A lease needs a single device, and the kernel refuses any scrub setting on one.
+  if (r.has("scrub")) r.fail(r.path("scrub"), `${JSON.stringify(r.raw("scrub"))}: a NetkitLower is a single netkit device (the only kind that can lease NIC queues), and the kernel refuses a scrub setting on it (netkit_new_link: EOPNOTSUPP); remove scrub`);
+  else r.raw("scrub");
   const headroom = r.int("headroom", { optional: true, min: 0, max: 65535 });
   const tailroom = r.int("tailroom", { optional: true, min: 0, max: 65535 });
   const api = r.oneOf("api", NETKIT_APIS, { default: "auto" })!;
@@ -33,7 +34,7 @@ export function readNetkitArgs(r: InputReader): NetkitArgs {
   const who = readOwnership(r);
   if (name !== undefined && name === lowerDevice) r.fail(r.path("name"), `"${name}" is the same as lowerDevice`);
   r.finish();
-  const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, scrub, api, adopt, ...who };
+  const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, api, adopt, ...who };
   if (netns) args.netns = netns;
   if (headroom !== undefined) args.headroom = headroom;
   if (tailroom !== undefined) args.tailroom = tailroom;

@@ -85,7 +85,9 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
   let nk: Link | undefined;
   try {
     nk = k.rt.createNetkit({
-      name: args.name, pairing: "single", mode: args.mode, policy: args.policy, scrub: args.scrub,
+      // No policy or scrub attribute: a single device takes neither at creation (the kernel
+      // refuses any but the default pass policy); a drop policy is set right after.
+      name: args.name, pairing: "single", mode: args.mode,
       headroom: args.headroom, tailroom: args.tailroom, numRxQueues: args.queues.count + 1, numTxQueues: 1,
     });
   } catch (err) {
@@ -99,6 +101,7 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
       const netkitQueue = k.netdev.queueCreate({ ifindex: nk.ifindex, type: "rx", lease: { ifindex: lower.ifindex, queue: { id: q, type: "rx" } } });
       leases.push({ physicalQueue: q, netkitQueue });
     }
+    if (args.policy !== "pass") k.rt.setNetkitPolicy(nk.ifindex, args.policy);
     if (args.netns) k.rt.moveToNetns(args.name, args.netns);
   } catch (err) {
     // A lease cannot be undone except by deleting the device: delete it so nothing

@@ -224,10 +224,12 @@ export function encodeNetkitLowerdevPoc(p: NetkitLowerdevPoc): Attr {
 export function checkNetkitSpec(spec: NetkitSpec): void {
   const single = spec.pairing === "single";
   if (single) {
-    // netkit_new_link: single mode takes no peer info, peer policy or peer scrub, and
-    // its own policy must stay pass (no BPF program can be attached to decide).
+    // netkit_new_link: single mode takes no peer info, peer policy or scrub of either
+    // side (not even the default), and its own policy must stay pass (no BPF program can
+    // be attached to decide). The kernel says only EOPNOTSUPP, so say which here.
     const bad: string[] = [];
     if (spec.peer) bad.push("peer");
+    if (spec.scrub !== undefined) bad.push("scrub");
     if (spec.peerPolicy !== undefined) bad.push("peerPolicy");
     if (spec.peerScrub !== undefined) bad.push("peerScrub");
     if (spec.policy !== undefined && spec.policy !== "pass") bad.push(`policy ${spec.policy}`);
