@@ -88,3 +88,11 @@ describe("the host", () => {
     expect(d.replaces).toEqual(["table"]);
   });
 });
+
+test("the owner the SDK adds is no change, present or absent in the old state", () => {
+  for (const kind of Object.keys(BASES)) {
+    const olds = { host: HOST, ...BASES[kind] };
+    expect(diffInputs(KINDS[kind], olds, { ...olds, __owner: "p/s/T/n" }).changes).toBe(false);
+    expect(diffInputs(KINDS[kind], { ...olds, __owner: "p/s/T/old" }, { ...olds, __owner: "p/s/T/n" }).changes).toBe(false);
+  }
+});

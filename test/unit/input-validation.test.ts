@@ -2,7 +2,7 @@
 // and must never reach a host: the runtime's create is given a requester that fails the
 // test if it is called.
 import { KINDS } from "../../provider/resources";
-import { checkInputs } from "../../provider/runtime/check";
+import { checkInputs, forgetCheckedHosts } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
 import { requireValidInputs } from "../../provider/runtime/check";
 
@@ -71,6 +71,13 @@ const rows: Case[] = [
   ["host address with a space", "FdbEntry", { ...FDB, host: { ...HOST, address: "a b" } }, "host.address", "a b"],
   ["malformed hostKey", "FdbEntry", { ...FDB, host: { ...HOST, hostKey: "MD5:abc" } }, "host.hostKey"],
   ["no host at all", "VmInterface", { ...VMIF, host: undefined }, "host"],
+  ["program object with a newline", "XdpProgram", { ...XDP, program: { object: "/tmp/prog\n.o", section: "xdp" } }, "program.object", "control character U+000A"],
+  ["pinDir with a tab", "XdpProgram", { ...XDP, pinDir: "/sys/fs/bpf/hvnet/a\tb" }, "pinDir", "control character U+0009"],
+  ["table with a newline", "FdbEntry", { ...FDB, table: "/sys/fs/bpf/hvnet/t\n/fdb" }, "table", "control character U+000A"],
+  ["netns with a DEL", "VmInterface", { ...VMIF, netns: "vm1\u007f" }, "netns", "control character U+007F"],
+  ["agentSocket with a newline", "FdbEntry", { ...FDB, host: { address: "198.18.0.10", hostKey: HOST.hostKey, agentSocket: "/run/agent\n.sock" } }, "host.agentSocket", "control character U+000A"],
+  ["NaN VLAN", "FdbEntry", { ...FDB, vlan: NaN }, "vlan", "got NaN"],
+  ["Infinity queues", "VmInterface", { ...VMIF, vcpus: undefined, queues: Infinity }, "queues", "got Infinity"],
 ];
 
 // Every row has the same length: jest passes a `done` callback to shorter rows.
@@ -131,4 +138,51 @@ describe("the FDB fast path agrees with the general reader", () => {
     const fast = (() => { try { return { ok: readFdbArgsFast(input) }; } catch (e) { return { err: (e as Error).message }; } })();
     expect(fast).toEqual(slow);
   });
+});
+
+describe("one host name is one machine (within a provider process)", () => {
+  const named = (over: Record<string, unknown> = {}) => ({ ...HOST, name: "hv1", ...over });
+  const check = (host: Record<string, unknown>) => checkInputs(KINDS.FdbEntry, { ...FDB, host });
+  beforeEach(() => forgetCheckedHosts());
+
+  test("a second address under the same name is refused, naming the name and both addresses and no key", () => {
+    expect(check(named()).failures).toEqual([]);
+    const { failures } = check(named({ address: "198.18.0.11" }));
+    expect(failures.map((f) => f.property)).toEqual(["host.name"]);
+    expect(failures[0].reason).toBe('host.name "hv1" names two different connections in this stack: root@198.18.0.10:22 and root@198.18.0.11:22. A name is one machine\'s identity: give each machine its own name, or the same connection details everywhere');
+    expect(failures[0].reason).not.toContain("PRIVATE KEY");
+    // The first connection stays good.
+    expect(check(named()).failures).toEqual([]);
+  });
+
+  test("a different host key, port, user or jump host under the same name is refused too", () => {
+    expect(check(named()).failures).toEqual([]);
+    const other = check(named({ hostKey: "SHA256:" + "B".repeat(43) })).failures;
+    expect(other[0].reason).toContain("root@198.18.0.10:22, with different host keys");
+    expect(other[0].reason).not.toContain("B".repeat(43));
+    expect(check(named({ port: 2222 })).failures).toHaveLength(1);
+    expect(check(named({ user: "ops" })).failures).toHaveLength(1);
+    expect(check(named({ jumpHost: { address: "198.18.0.1", hostKey: HOST.hostKey, privateKey: HOST.privateKey } })).failures).toHaveLength(1);
+  });
+
+  test("defaults spelled out, a new private key, or an address without a name are the same machine or another name", () => {
+    expect(check(named()).failures).toEqual([]);
+    expect(check(named({ port: 22, user: "root" })).failures).toEqual([]);
+    expect(check(named({ privateKey: utils.generateKeyPairSync("ed25519").private })).failures).toEqual([]);
+    // Unnamed, the identity is the address: "198.18.0.11" is not "hv1".
+    expect(check({ ...HOST, address: "198.18.0.11" }).failures).toEqual([]);
+  });
+
+  test("a host not known yet during preview is not compared", () => {
+    expect(check(named()).failures).toEqual([]);
+    expect(check(named({ hostKey: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" })).failures.map((f) => f.property)).not.toContain("host.name");
+  });
+});
+
+test("the owner the SDK sets passes check to create, and is never sent as a resource argument", () => {
+  const owner = "proj/dev/FdbEntry/vm1-fdb";
+  const { inputs, failures } = checkInputs(KINDS.FdbEntry, { ...FDB, __owner: owner });
+  expect(failures).toEqual([]);
+  expect(inputs.__owner).toBe(owner);
+  expect(checkInputs(KINDS.FdbEntry, { ...FDB, __owner: 7 }).failures.map((f) => f.property)).toEqual(["__owner"]);
 });

@@ -16,6 +16,8 @@ const { providerShim } = require(process.argv[1]);
   const out = {};
   for (const kind of ["RssContext", "NetkitLower", "XdpProgram", "FdbEntry", "VmInterface"]) {
     const provider = providerShim(kind);
+    // Pulumi caches the serialized text by provider object: one object per type.
+    if (providerShim(kind) !== provider) throw new Error(kind + ": a second providerShim call made a new object");
     const sf = await serializeFunction(() => provider, { allowSecrets: true });
     out[kind] = sf.text;
   }
@@ -31,6 +33,8 @@ test("each resource's serialized provider is a few KB and holds no key material"
     expect(text.length).toBeLessThan(4096);
     expect(text).toContain(JSON.stringify(kind));
     expect(text).toContain("@hvnet/pulumi/dist/provider/runtime/dynamic");
+    // configure: refresh and destroy learn the stack's current host connections.
+    expect(text).toMatch(/configure/);
     expect(text).not.toMatch(/PRIVATE KEY|ssh2|HostPool|Client\(/);
   }
 });

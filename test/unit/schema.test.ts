@@ -47,3 +47,18 @@ describe.each(Object.keys(KINDS))("%s", (typeName) => {
 test("README.md's resource reference is what scripts/gen-reference.js makes of schema.json", () => {
   execFileSync("node", [path.join(ROOT, "scripts", "gen-reference.js"), "--check"], { stdio: "pipe" });
 });
+
+test("a resource given a property its type does not have is refused before anything else, naming all of them", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const sdk = require("../../sdk/generated");
+  const args = { host: { address: "10.0.0.1" }, table: "/sys/fs/bpf/t", mac: "52:54:00:00:00:01", device: "tap0", vlanId: 200, macc: "x", adopt: undefined, notThere: undefined };
+  let err: Error | undefined;
+  try {
+    new sdk.FdbEntry("vm1-fdb", args);
+  } catch (e) {
+    err = e as Error;
+  }
+  expect(err?.message).toBe('FdbEntry "vm1-fdb": unknown properties vlanId, macc (known: host, table, vlan, mac, device, ingressAcl, adopt)');
+  // Short: Node 20 takes seconds to format Pulumi's source-mapped frames.
+  expect(err?.stack).toBe(err?.message);
+});

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hostIdentity, validateHostSpec, withDefaults, isDnsName, type HostSpec } from "../../provider/transport/host-spec";
+import { connectionKey, describeConnection, hostIdentity, validateHostSpec, withDefaults, isDnsName, type HostSpec } from "../../provider/transport/host-spec";
 
 let dir: string;
 let privateKey: string;
@@ -83,4 +83,31 @@ test("identity is the name, else the address", () => {
   expect(isDnsName("hv-1.rack2.example.")).toBe(true);
   expect(isDnsName("-bad.example")).toBe(false);
   expect(isDnsName("a".repeat(64) + ".example")).toBe(false);
+});
+
+test("the connection key holds every detail that reaches another machine, and no credential", () => {
+  const base = good();
+  const key = connectionKey(base);
+  expect(connectionKey({ ...base, port: 22, user: "root" })).toBe(key);
+  expect(connectionKey({ ...base, privateKey: "another key" })).toBe(key);
+  expect(connectionKey({ ...base, agentSocket: "/run/agent.sock" })).toBe(key);
+  const others: Partial<HostSpec>[] = [
+    { address: "hv2.example.net" }, { port: 2222 }, { user: "ops" }, { hostKey: "SHA256:" + "A".repeat(43) },
+    { name: "hv1" }, { jumpHost: { address: "bastion", privateKey, hostKey: hostKeyLine } },
+  ];
+  const keys = others.map((o) => connectionKey({ ...base, ...o }));
+  expect(new Set([key, ...keys]).size).toBe(others.length + 1);
+  expect(key).not.toContain(privateKey.split("\n")[1]);
+  expect(connectionKey({ ...base, jumpHost: { address: "bastion", privateKey, hostKey: hostKeyLine, port: 2222 } }))
+    .not.toBe(connectionKey({ ...base, jumpHost: { address: "bastion", privateKey, hostKey: hostKeyLine } }));
+});
+
+test("a connection is described by user, address and port, through its jump host, never by key", () => {
+  expect(describeConnection(good())).toBe("root@hv1.example.net:22");
+  expect(describeConnection({ ...good(), user: "ops", port: 2222, jumpHost: { address: "10.0.0.1", privateKey, hostKey: hostKeyLine } }))
+    .toBe("ops@hv1.example.net:2222 via root@10.0.0.1:22");
+});
+
+test("agentSocket with a control character is refused, the character named", () => {
+  expect(validateHostSpec({ address: "h1", hostKey: hostKeyLine, agentSocket: "/run/a\nb" })).toEqual(['host.agentSocket "/run/a\\nb" contains the control character U+000A']);
 });
