@@ -32,6 +32,8 @@ cleanup() {
   rm -rf --one-file-system -- "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 cleanup
 
 MIRROR="$(vmlab_mirror)"
@@ -73,5 +75,9 @@ touch "$WORK/.complete"
 rm -rf -- "$ROOTFS"
 mv -- "$WORK" "$ROOTFS"
 trap - EXIT
+# Older recipes' root file systems are only ever read while building an image.
+for old in "$VMLAB_CACHE"/rootfs-*; do
+  [[ "$old" == "$ROOTFS" || ! -d "$old" ]] || rm -rf --one-file-system -- "$old"
+done
 log "rootfs $ROOTFS built in $(($(date +%s) - started)) s"
 printf '%s\n' "$ROOTFS"

@@ -37,6 +37,8 @@ cleanup() {
   rm -rf --one-file-system -- "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 cleanup
 started=$(date +%s)
 mkdir -p -- "$WORK"
@@ -88,6 +90,7 @@ rm -rf -- "$NSIM"
 # (hvnet-vmlab-rekey); they stay in the cache, readable by root only.
 install -m 755 "$VMLAB_DIR/guest/hvnet-vmlab-init" "$R/sbin/hvnet-vmlab-init"
 install -m 755 "$VMLAB_DIR/guest/hvnet-vmlab-rekey" "$R/usr/local/sbin/hvnet-vmlab-rekey"
+install -m 755 "$VMLAB_DIR/guest/ynl" "$R/usr/local/bin/ynl"
 install -m 644 "$VMLAB_DIR/guest/sshd_config" "$R/etc/ssh/sshd_config.d/hvnet-vmlab.conf"
 mkdir -p -- "$R/etc/hvnet-vmlab"
 printf '%s\n' "$VMLAB_NSIM_QUEUES" >"$R/etc/hvnet-vmlab/nsim-queues"

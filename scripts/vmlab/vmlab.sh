@@ -174,6 +174,9 @@ cmd_down() {
 
 main() {
   (($# >= 1)) || usage
+  # A killed up or down still runs its EXIT trap (removing a partial lab).
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   local cmd="$1"
   shift
   case "$cmd" in

@@ -234,6 +234,40 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     expect(sshOk(l, `ethtool -n ${dev}`)).toMatch(/Total 0 rules/);
   });
 
+  test("netdevsim's queue management is the kernel's: a single netkit device leases a netdevsim queue, and ethtool -L below the lease is refused", () => {
+    const l = theLab();
+    const dev = uplink();
+    // One remote script (each SSH round trip costs seconds under TCG). ynl is the kernel's
+    // own netlink CLI: iproute2 in Debian stable cannot make a single netkit device.
+    const script = [
+      "set -e",
+      "S=/usr/local/share/hvnet-vmlab/ynl/Documentation/netlink/specs",
+      `ynl --spec $S/rt-link.yaml --do newlink --create --json '{"ifname": "nkl0", "num-rx-queues": 2, "linkinfo": {"kind": "netkit", "data": {"pairing": "single"}}}' >/dev/null`,
+      "NK=$(cat /sys/class/net/nkl0/ifindex)",
+      `NIC=$(cat /sys/class/net/${dev}/ifindex)`,
+      // JSON in single quotes with the ifindexes spliced in: no escaping through two shells.
+      `echo "created $(ynl --spec $S/netdev.yaml --output-json --do queue-create --json '{"ifindex": '$NK', "type": "rx", "lease": {"ifindex": '$NIC', "queue": {"id": 7, "type": "rx"}}}')"`,
+      `echo "nicqueue $(ynl --spec $S/netdev.yaml --output-json --do queue-get --json '{"ifindex": '$NIC', "id": 7, "type": "rx"}')"`,
+      'echo "nk $NK"',
+      `if ethtool -L ${dev} combined 4 2>/tmp/shrink.err; then echo shrink=ok; else echo "shrink=refused $(cat /tmp/shrink.err)"; fi`,
+      "ip link del nkl0",
+      `ethtool -L ${dev} combined 4 && ethtool -L ${dev} combined 8 && echo after=ok`,
+    ].join("\n");
+    const out = sshOk(l, script);
+    const line = (key: string): string => out.split("\n").find((s) => s.startsWith(`${key} `) || s.startsWith(`${key}=`)) ?? "";
+    const created = JSON.parse(line("created").slice("created ".length)) as { id: number };
+    // Queue 0 is netkit's own: leases start at 1.
+    expect(created.id).toBe(1);
+    const nk = Number(line("nk").slice(3));
+    const nicQueue = JSON.parse(line("nicqueue").slice("nicqueue ".length)) as {
+      id: number;
+      lease?: { ifindex: number; queue: { id: number; type: string } };
+    };
+    expect(nicQueue).toMatchObject({ id: 7, lease: { ifindex: nk, queue: { id: 1, type: "rx" } } });
+    expect(line("shrink")).toMatch(/^shrink=refused .*(queue leasing|busy)/i);
+    expect(line("after")).toBe("after=ok");
+  });
+
   test("down ends the guest by its recorded pid and leaves no process, overlay or file", async () => {
     const l = theLab();
     const pid = l.hosts[0].pid;

@@ -20,11 +20,18 @@ snapshot_ensure() {
     return 0
   fi
   work="$snap.partial"
-  name="hvnet-vmlab-snapshot-$$"
+  # One name per image (the lock allows one maker at a time), so a maker left behind
+  # by a killed run is found by its recorded pid and ended before its files go.
+  name="hvnet-vmlab-snapshot-$(basename -- "$img")"
+  guest_stop "$work" "$name"
   rm -rf -- "$work"
   mkdir -p -- "$work"
   SNAP_WORK="$work" SNAP_NAME="$name"
   trap 'guest_stop "$SNAP_WORK" "$SNAP_NAME"; rm -rf -- "$SNAP_WORK"' EXIT
+  # Command substitution resets signal traps: without these, a TERM would leave the
+  # maker's QEMU running.
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   started=$SECONDS
   qemu-img create -q -f qcow2 -b "$img/base.img" -F raw "$work/disk.qcow2"
   printf 'hvnet-vmlab-bootstrap %s\n' "$(cut -d' ' -f1,2 "$img/bootstrap_host_ed25519_key.pub")" >"$work/known_hosts"
