@@ -1,6 +1,7 @@
-// The per-table record of FDB entry owners (provider/helper/resources/fdb-owners.ts), on a
-// temp state directory: what one request saves the next one reads, a record of another
-// map (the table pinned anew) counts for nothing, and no owner left means no record left.
+// The records of FDB entry owners (provider/helper/resources/fdb-owners.ts), on a temp
+// state directory: what one request saves the next one reads, a request touches only the
+// shards of its keys, records of another map (the table pinned anew) are dropped, and no
+// owner left means no record left.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -11,60 +12,74 @@ process.env.HVNET_STATE_DIR = stateDir;
 const { TableOwners, forgetTableOwners } = require("../../provider/helper/resources/fdb-owners");
 
 const TABLE = "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb";
-const recordDir = path.join(stateDir, "registry", "fdb-owners");
-const files = () => (fs.existsSync(recordDir) ? fs.readdirSync(recordDir) : []);
+const tableDir = path.join(stateDir, "registry", "fdb-owners", encodeURIComponent(TABLE));
+/** The records on disk, as "<mapId>/<shard>.json". */
+function records(): string[] {
+  if (!fs.existsSync(tableDir)) return [];
+  return fs.readdirSync(tableDir).flatMap((m) => fs.readdirSync(path.join(tableDir, m)).map((f) => `${m}/${f}`)).sort();
+}
+const key = (lastByte: number) => `00645254000001${lastByte.toString(16).padStart(2, "0")}`;
 
 afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
 
-test("owners and ops saved by one request are read back by the next, one record per table", () => {
+test("owners and ops saved by one request are read back by the next", () => {
   const t = TableOwners.load(TABLE, 7);
-  t.set("0064525400000101", "p/a/FdbEntry/x", "op-00000001");
-  t.set("0064525400000102", "p/a/FdbTable/t", undefined);
-  t.set("0064525400000103", "p/a/FdbTable/t", undefined);
+  t.set(key(1), "p/a/FdbEntry/x", "op-00000001");
+  t.set(key(2), "p/a/FdbTable/t", undefined);
+  t.set(key(34), "p/a/FdbTable/t", undefined); // 34 % 32 = 2: the same shard as key(2)
   t.save();
-  expect(files()).toHaveLength(1);
+  expect(records()).toEqual(["7/1.json", "7/2.json"]);
   const back = TableOwners.load(TABLE, 7);
-  expect(back.size).toBe(3);
-  expect(back.get("0064525400000101")).toEqual({ owner: "p/a/FdbEntry/x", op: "op-00000001" });
-  expect(back.get("0064525400000103")).toEqual({ owner: "p/a/FdbTable/t" });
-  expect(back.get("0064525400000104")).toBeUndefined();
-  // The owner shared by two entries is stored once.
-  const raw = JSON.parse(fs.readFileSync(path.join(recordDir, files()[0]), "utf8"));
-  expect(raw.owners).toEqual(["p/a/FdbEntry/x", "p/a/FdbTable/t"]);
+  expect(back.get(key(1))).toEqual({ owner: "p/a/FdbEntry/x", op: "op-00000001" });
+  expect(back.get(key(34))).toEqual({ owner: "p/a/FdbTable/t" });
+  expect(back.get(key(3))).toBeUndefined();
+  // The owner two entries share is stored once in their shard.
+  const raw = JSON.parse(fs.readFileSync(path.join(tableDir, "7", "2.json"), "utf8"));
+  expect(raw.owners).toEqual(["p/a/FdbTable/t"]);
 });
 
-test("a record of another map under the same pin counts for nothing and is replaced", () => {
+test("a request rewrites only the shards of the keys it changed", () => {
+  const before = fs.statSync(path.join(tableDir, "7", "1.json")).ino;
+  const t = TableOwners.load(TABLE, 7);
+  t.set(key(2), "p/b/FdbEntry/y", undefined);
+  t.save();
+  expect(fs.statSync(path.join(tableDir, "7", "1.json")).ino).toBe(before);
+  expect(TableOwners.load(TABLE, 7).get(key(2))).toEqual({ owner: "p/b/FdbEntry/y" });
+});
+
+test("records of another map under the same pin count for nothing and are removed", () => {
   const other = TableOwners.load(TABLE, 8);
-  expect(other.size).toBe(0);
-  other.save();
-  expect(files()).toEqual([]); // the stale record went, and nothing replaced it
+  expect(other.get(key(1))).toBeUndefined();
+  expect(records()).toEqual([]);
 });
 
-test("restore puts back what was there; the last owner gone takes the record with it", () => {
+test("restore puts back what was there; the last owner gone takes the records with it", () => {
   const t = TableOwners.load(TABLE, 9);
-  t.set("01", "p/a/FdbEntry/x", undefined);
+  t.set(key(1), "p/a/FdbEntry/x", undefined);
   t.save();
   const u = TableOwners.load(TABLE, 9);
-  const prior = u.get("01");
-  u.set("01", "p/b/FdbEntry/y", "op-b-000001");
-  u.set("02", "p/b/FdbEntry/z", undefined);
-  u.restore("01", prior);
-  u.restore("02", undefined);
+  const prior = u.get(key(1));
+  u.set(key(1), "p/b/FdbEntry/y", "op-b-000001");
+  u.set(key(5), "p/b/FdbEntry/z", undefined);
+  u.restore(key(1), prior);
+  u.restore(key(5), undefined);
   u.save();
-  expect(TableOwners.load(TABLE, 9).get("01")).toEqual({ owner: "p/a/FdbEntry/x" });
-  expect(TableOwners.load(TABLE, 9).size).toBe(1);
+  expect(TableOwners.load(TABLE, 9).get(key(1))).toEqual({ owner: "p/a/FdbEntry/x" });
+  expect(records()).toEqual(["9/1.json"]);
   const v = TableOwners.load(TABLE, 9);
-  v.set("01", undefined, undefined); // written by a caller without an owner: nobody's now
+  v.set(key(1), undefined, undefined); // written by a caller without an owner: nobody's now
   v.save();
-  expect(files()).toEqual([]);
+  expect(records()).toEqual([]);
+  expect(fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []).toEqual([]);
 });
 
-test("forgetTableOwners removes the table's record (for whoever removes the table)", () => {
+test("forgetTableOwners removes the table's records (for whoever removes the table)", () => {
   const t = TableOwners.load(TABLE, 10);
-  t.set("01", "p/a/FdbEntry/x", undefined);
+  t.set(key(1), "p/a/FdbEntry/x", undefined);
+  t.set(key(9), "p/a/FdbEntry/w", undefined);
   t.save();
-  expect(files()).toHaveLength(1);
+  expect(records()).toHaveLength(2);
   forgetTableOwners(TABLE);
-  expect(files()).toEqual([]);
+  expect(records()).toEqual([]);
   expect(fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []).toEqual([]);
 });

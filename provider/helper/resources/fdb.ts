@@ -298,7 +298,7 @@ function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: Fdb
       first.set(id, i);
       value = dump ? dump.get(id) ?? null : table.fdb.lookup(keys[i]) ?? null;
       priorValue[i] = value;
-      priorOwner[i] = owners.size ? owners.get(id) : undefined;
+      priorOwner[i] = owners.get(id);
       // A record of a key the map does not hold is stale: nobody owns an absent entry.
       owner = value === null ? undefined : priorOwner[i];
     } else if (lastAccepted[f] >= 0) {
@@ -334,10 +334,7 @@ function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: Fdb
     wkeys.push(keys[i]);
     wvalues.push(values[i]);
   }
-  for (const i of writing) {
-    const e = entries[i];
-    if (e.owner !== undefined || owners.size) owners.set(ids[i], e.owner, e.op);
-  }
+  for (const i of writing) owners.set(ids[i], entries[i].owner, entries[i].op);
   // Owners before entries: a crash in between leaves a claim on an absent entry, which
   // counts for nothing, never an entry of ours without its owner (a retry would be refused).
   owners.save();
