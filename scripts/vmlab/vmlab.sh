@@ -96,13 +96,24 @@ rekey_guest() {
   fi
 }
 
-# guest_facts I: uplink name and kernel release, read over the lab's own SSH.
+# guest_mac I: every guest resumes the same snapshot, so each gets its own NIC address
+# here (locally administered, "hv", a byte of the lab's name, the host number).
+guest_mac() {
+  local lab
+  lab="$(printf '%s' "$PREFIX" | cksum | cut -d' ' -f1)"
+  printf '02:68:76:%02x:00:%02x\n' "$((lab % 256))" "$1"
+}
+
+# guest_facts I: gives the guest its name and NIC address, then reads its uplink name
+# and kernel release, over the lab's own SSH.
 guest_facts() {
   local i="$1" gdir port facts
   gdir="$(guest_dir "$i")"
   port="$(cat -- "$gdir/port")"
-  facts="$(ssh_guest "$port" "$CLIENT_KEY" "$gdir/known_hosts" "" 'cat /run/hvnet-vmlab/uplink; uname -r')" ||
-    die "guest hv$i: cannot read its netdevsim port and kernel over SSH"
+  facts="$(ssh_guest "$port" "$CLIENT_KEY" "$gdir/known_hosts" "" \
+    "hostname hv$i && ip link set dev \"\$(cat /run/hvnet-vmlab/uplink)\" address $(guest_mac "$i") &&
+     cat /run/hvnet-vmlab/uplink && uname -r")" ||
+    die "guest hv$i: cannot name it, set its NIC address, or read its netdevsim port and kernel over SSH"
   { read -r UPLINK; read -r GUEST_KERNEL; } <<<"$facts"
   [[ "$UPLINK" =~ ^[a-z0-9]+$ ]] || die "guest hv$i has no netdevsim port (got '$UPLINK'); see $gdir/console.log"
   printf '%s\n' "$UPLINK" >"$gdir/uplink"

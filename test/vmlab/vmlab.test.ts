@@ -187,6 +187,10 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     expect(driver).toMatch(/^driver: netdevsim$/m);
     const channels = sshOk(theLab(), `ethtool -l ${dev}`);
     expect(channels).toMatch(/Current hardware settings:[\s\S]*Combined:\s+8/);
+    // Guests resume one snapshot: each gets its own name and NIC address after resuming.
+    const [hostname, mac] = sshOk(theLab(), `hostname; cat /sys/class/net/${dev}/address`).trim().split("\n");
+    expect(hostname).toBe("hv1");
+    expect(mac).toMatch(/^02:68:76:[0-9a-f]{2}:00:01$/);
   });
 
   test("netdevsim with our RSS/ntuple bookkeeping; the ethtool core is the kernel's: ethtool -X context new creates an RSS context", () => {
