@@ -7,7 +7,8 @@ import { readRecord, writeRecord, deleteRecord } from "../state/registry";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { Ownership, readOwnership } from "./common-args";
 import { readXdpArgs, XdpArgs, defaultPinDir } from "./xdp-args";
-import { attach, describe, detach } from "./xdp-attachment";
+import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
+import { forgetTableOwners } from "./fdb-owners";
 
 /** What the kernel cannot tell: the netns and the program the user asked for. */
 export interface XdpRecord {
@@ -83,6 +84,8 @@ export function removeXdp(raw: unknown) {
     releaseAndRemove(owners, id.pinDir, id.who, () => {
       const existed = inNetns(id.netns, () => detach(id.pinDir));
       deleteRecord(XDP_RECORDS, id.pinDir);
+      // The FDB map went with the pins: its entries' owner records must not outlive it.
+      forgetTableOwners(`${mapsDirOf(id.pinDir)}/fdb`);
       return { removed: existed };
     }),
   );
