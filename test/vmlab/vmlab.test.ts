@@ -272,6 +272,29 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     expect(line("after")).toBe("after=ok");
   });
 
+  test("up again on a healthy lab changes nothing: same guest, same port, same host key", async () => {
+    const before = theLab().hosts[0];
+    await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    inv = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
+    expect(inv.hosts[0]).toEqual(before);
+    expect(processRunning(before.pid)).toBe(true);
+  }, UP_TIMEOUT_MS);
+
+  test("a lab host whose QEMU died is brought back by up, with new keys pinned", async () => {
+    const before = theLab().hosts[0];
+    // Ours: the pid this lab recorded for its guest.
+    process.kill(before.pid, "SIGKILL");
+    for (let i = 0; i < 50 && processRunning(before.pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processRunning(before.pid)).toBe(false);
+    await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    inv = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
+    const after = inv.hosts[0];
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.hostKey).not.toBe(before.hostKey);
+    expect(labQemuPids(name)).toEqual([after.pid]);
+    expect(sshOk(inv, "uname -r").trim()).toBe(after.kernel);
+  }, UP_TIMEOUT_MS);
+
   test("down ends the guest by its recorded pid and leaves no process, overlay or file", async () => {
     const l = theLab();
     const pid = l.hosts[0].pid;
