@@ -189,7 +189,7 @@ test("the state holds a small provider per resource and no key material", async 
     expect(size).toBeGreaterThan(0);
     expect(size).toBeLessThan(4096);
     expect(r.outputs.host[SECRET]).toBeDefined(); // the whole host is a secret output
-    expect(r.inputs.host.privateKey[SECRET]).toBeDefined();
+    expect(r.inputs.host[SECRET]).toBeDefined(); // and the whole host is a secret input
   }
   // The backend's files on disk, not only the export.
   const files: string[] = [];
