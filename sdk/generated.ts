@@ -251,10 +251,8 @@ export interface NetkitLowerArgs {
   mode?: pulumi.Input<string>;
   /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
   netns?: pulumi.Input<string>;
-  /** Default policy without a BPF program: pass (default) or drop (in place). */
+  /** Default policy without a BPF program: pass (default) or drop (in place; set right after creation, as the kernel creates a single device only with pass). */
   policy?: pulumi.Input<string>;
-  /** default or none (replaces: the kernel fixes it at creation). */
-  scrub?: pulumi.Input<string>;
   /** Needed headroom in bytes (replaces). */
   headroom?: pulumi.Input<number>;
   /** Needed tailroom in bytes (replaces). */
@@ -387,10 +385,8 @@ export class NetkitLower extends pulumi.dynamic.Resource {
   declare public readonly mode: pulumi.Output<string | undefined>;
   /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
   declare public readonly netns: pulumi.Output<string | undefined>;
-  /** Default policy without a BPF program: pass (default) or drop (in place). */
+  /** Default policy without a BPF program: pass (default) or drop (in place; set right after creation, as the kernel creates a single device only with pass). */
   declare public readonly policy: pulumi.Output<string | undefined>;
-  /** default or none (replaces: the kernel fixes it at creation). */
-  declare public readonly scrub: pulumi.Output<string | undefined>;
   /** Needed headroom in bytes (replaces). */
   declare public readonly headroom: pulumi.Output<number | undefined>;
   /** Needed tailroom in bytes (replaces). */
@@ -407,9 +403,9 @@ export class NetkitLower extends pulumi.dynamic.Resource {
   declare public readonly qemuNetdev: pulumi.Output<string>;
 
   constructor(name: string, args: NetkitLowerArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("NetkitLower", name, args, ["host","name","lowerDevice","queues","mode","netns","policy","scrub","headroom","tailroom","api","adopt"]);
+    refuseUnknown("NetkitLower", name, args, ["host","name","lowerDevice","queues","mode","netns","policy","headroom","tailroom","api","adopt"]);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","name","lowerDevice","queues","mode","netns","policy","scrub","headroom","tailroom","api","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of ["host","name","lowerDevice","queues","mode","netns","policy","headroom","tailroom","api","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","leases","qemuNetdev"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.

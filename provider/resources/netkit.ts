@@ -14,7 +14,7 @@ export const netkitLower: ResourceKind<NetkitArgs> = {
   // A lease cannot be undone except by deleting the device: everything but the policy
   // replaces it, and the old device must go first (same name). Scrub too: the kernel
   // fixes it at creation (netkit_change_link refuses it), whatever DESIGN.md hoped.
-  replaceOn: ["name", "lowerDevice", "queues", "mode", "netns", "scrub", "headroom", "tailroom", "api"],
+  replaceOn: ["name", "lowerDevice", "queues", "mode", "netns", "headroom", "tailroom", "api"],
   deleteBeforeReplace: true,
   outputs: ["ifindex", "leases", "api", "qemuNetdev"],
 };

@@ -11,7 +11,7 @@ function diff(kind: string, olds: Record<string, unknown>, changes: Record<strin
 
 const BASES: Record<string, Record<string, unknown>> = {
   RssContext: { device: "eth0", queues: { start: 8, count: 4 }, flows: [], shrinkDefault: true, adopt: false },
-  NetkitLower: { name: "nk0", lowerDevice: "eth0", queues: { start: 15, count: 1 }, mode: "l3", policy: "pass", scrub: "default", api: "auto", adopt: false },
+  NetkitLower: { name: "nk0", lowerDevice: "eth0", queues: { start: 15, count: 1 }, mode: "l3", policy: "pass", api: "auto", adopt: false },
   XdpProgram: { device: "uplink0", program: "l2fwd", mode: "native", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", adopt: false },
   FdbEntry: { table: "/sys/fs/bpf/t/maps/fdb", vlan: 100, mac: "52:54:00:00:00:01", device: "tap0", adopt: false },
   VmInterface: { name: "tap0", queues: 4, vcpus: 2, mac: "52:54:00:00:00:01", addresses: ["10.0.0.2"], offloads: false, adopt: false },
@@ -23,7 +23,7 @@ const CASES: [string, Record<string, unknown>, "replace" | "update"][] = [
   ["RssContext", { flows: [{ type: "udp4", dst: "10.0.0.2" }] }, "update"],
   ["RssContext", { hashFunction: "xor" }, "update"],
   ["NetkitLower", { policy: "drop" }, "update"],
-  ["NetkitLower", { scrub: "none" }, "replace"],
+  ["NetkitLower", { headroom: 64 }, "replace"],
   ["NetkitLower", { queues: { start: 14, count: 2 } }, "replace"],
   ["NetkitLower", { mode: "l2" }, "replace"],
   ["NetkitLower", { netns: "vm1" }, "replace"],

@@ -24,9 +24,6 @@ export function readNetkitArgs(r: InputReader): NetkitArgs {
   const mode = r.oneOf("mode", ["l3", "l2"] as const, { default: "l3" })!;
   const netns = r.netns("netns");
   const policy = r.oneOf("policy", ["pass", "drop"] as const, { default: "pass" })!;
-  // A lease needs a single device, and the kernel refuses any scrub setting on one.
-  if (r.has("scrub")) r.fail(r.path("scrub"), `${JSON.stringify(r.raw("scrub"))}: a NetkitLower is a single netkit device (the only kind that can lease NIC queues), and the kernel refuses a scrub setting on it (netkit_new_link: EOPNOTSUPP); remove scrub`);
-  else r.raw("scrub");
   const headroom = r.int("headroom", { optional: true, min: 0, max: 65535 });
   const tailroom = r.int("tailroom", { optional: true, min: 0, max: 65535 });
   const api = r.oneOf("api", NETKIT_APIS, { default: "auto" })!;
