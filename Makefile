@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 HOSTS ?= 2
 USER_MODE ?= root
+KIND ?= ns
 PULUMI_VERSION = $(shell node -p 'require("./node_modules/@pulumi/pulumi/package.json").version' 2>/dev/null)
 
 .PHONY: help setup deps npm build bpf helper pulumi examples test test-unit test-e2e demo lab-up lab-down bench bench-datapath clean
@@ -13,7 +14,8 @@ help:
 	@echo "make test             setup, then the whole test suite (what CI runs)"
 	@echo "make lab-up HOSTS=n   start n local hypervisors (network + mount namespaces, sshd)"
 	@echo "                      USER_MODE=sudo: reached as a non-root user allowed only the hvnet launcher (make build first)"
-	@echo "make lab-down         remove every trace of the lab"
+	@echo "                      KIND=vm: QEMU guests on Linux 7.x with a netdevsim NIC (software emulation)"
+	@echo "make lab-down         remove every trace of the lab (either kind)"
 	@echo "make bench            benchmarks, written to BENCHMARKS.md"
 	@echo "make examples         install the packed package into examples/*"
 
@@ -60,10 +62,14 @@ demo: setup
 	@scripts/demo.sh
 
 lab-up:
+ifeq ($(KIND),vm)
+	@scripts/vmlab/vmlab.sh up --hosts $(HOSTS)
+else
 	@scripts/lab.sh up --hosts $(HOSTS) --user-mode $(USER_MODE)
+endif
 
 lab-down:
-	@scripts/lab.sh down
+	@if [ -f .lab/vmlab.state ]; then scripts/vmlab/vmlab.sh down; else scripts/lab.sh down; fi
 
 bench: setup
 	@scripts/bench.sh

@@ -5,8 +5,6 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  // The VM lab (QEMU guests on Linux 7.x) runs on its own until `make test` brings it up.
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/vmlab/"],
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }] },
   maxWorkers: 2,
   testTimeout: 60000,
