@@ -5,3 +5,4 @@ export * from "./rollout";
 export * from "./lab";
 export * from "./capabilities";
 export * from "./targets";
+export * from "./fleet";
