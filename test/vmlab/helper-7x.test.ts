@@ -1,0 +1,147 @@
+// The helper against a Linux 7.x lab host (a QEMU guest of the VM lab), through the real
+// runtime over SSH: RssContext and NetkitLower judged by the kernel. The guest's NIC is
+// netdevsim with our RSS/ntuple bookkeeping (scripts/vmlab/netdevsim): the ethtool core
+// (context ids, tables, refusals) and the queue lease are the kernel's. Witnesses: ethtool,
+// ip and the kernel's ynl over SSH. Software emulation (TCG): no timing here is performance.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { HostPool } from "../../provider/transport/pool";
+import { KINDS } from "../../provider/resources";
+import { requireValidInputs } from "../../provider/runtime/check";
+import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
+import { safeName, vmLabUp, VmLab, VMLAB_UP_TIMEOUT_MS } from "./support/vm-lab";
+
+jest.setTimeout(5 * 60_000);
+
+const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
+const YNL_SPECS = "/usr/local/share/hvnet-vmlab/ynl/Documentation/netlink/specs";
+let lab: VmLab;
+let pool: HostPool;
+let nic: string;
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
+  lab = await vmLabUp(1);
+  nic = safeName(lab.inventory.hosts[0].uplink);
+  pool = new HostPool({ helperDir: HELPER_DIR });
+}, VMLAB_UP_TIMEOUT_MS);
+
+afterAll(async () => {
+  await pool?.close();
+  await lab?.down();
+}, 120_000);
+
+async function create(typeName: string, props: Record<string, unknown>, owner = `hvt/vm/${typeName}/r1`) {
+  const kind = KINDS[typeName];
+  return createResource(pool, kind, { ...requireValidInputs(kind, { host: lab.spec(), ...props }), __owner: owner });
+}
+
+async function update(typeName: string, id: string, olds: Record<string, any>, props: Record<string, unknown>) {
+  const kind = KINDS[typeName];
+  const news = { ...requireValidInputs(kind, { host: lab.spec(), ...props }), __owner: olds.__owner };
+  return updateResource(pool, kind, id, olds, news);
+}
+
+/** `ethtool -x` (a context's or the default one's) as its table entries. */
+function tableOf(text: string): number[] {
+  return [...text.matchAll(/^\s*\d+:\s+((?:\d+\s*)+)$/gm)].flatMap((r) => r[1].trim().split(/\s+/).map(Number));
+}
+
+function distinct(t: number[]): number[] {
+  return [...new Set(t)].sort((a, b) => a - b);
+}
+
+/** ntuple rules as ethtool -n prints them: location → its text. */
+function rulesOf(text: string): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const block of text.split(/\n(?=Filter: )/)) {
+    const m = /^Filter: (\d+)/m.exec(block);
+    if (m) out.set(Number(m[1]), block);
+  }
+  return out;
+}
+
+describe("RssContext on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; the ethtool core and the queue lease are the kernel's)", () => {
+  let id: string;
+  let outs: Record<string, any>;
+  const flows = [
+    { type: "udp4", dst: "10.100.0.21" },
+    { type: "tcp4", dst: "10.100.0.21", dstPort: 5201 },
+  ];
+
+  test("create: the kernel allocates the context, its table reads back, rules steer into it, the default context shrinks", async () => {
+    ({ id, outs } = await create("RssContext", { device: nic, queues: { start: 4, count: 2 }, flows }));
+    expect(outs.contextId).toBeGreaterThanOrEqual(1);
+    expect(id).toBe(`hv1/rss/${nic}/${outs.contextId}`);
+    const ctxTable = tableOf(lab.sshOk(`ethtool -x ${nic} context ${outs.contextId}`));
+    expect(ctxTable).toHaveLength(128);
+    expect(outs.indirectionTable).toEqual(ctxTable);
+    expect(distinct(ctxTable)).toEqual([4, 5]);
+    expect(distinct(tableOf(lab.sshOk(`ethtool -x ${nic}`)))).toEqual([0, 1, 2, 3, 6, 7]);
+    const rules = rulesOf(lab.sshOk(`ethtool -n ${nic}`));
+    expect([...rules.keys()].sort()).toEqual([...outs.ruleIds].sort());
+    for (const text of rules.values()) {
+      expect(text).toMatch(/Dest IP addr: 10\.100\.0\.21/);
+      expect(text).toMatch(new RegExp(`RSS Context (ID: )?${outs.contextId}\\b`));
+    }
+    expect([...rules.values()].filter((t) => /TCP over IPv4/.test(t) && /Dest port: 5201/.test(t))).toHaveLength(1);
+    expect([...rules.values()].filter((t) => /UDP over IPv4/.test(t))).toHaveLength(1);
+  });
+
+  test("read from the id alone finds the context, its queues and flows", async () => {
+    const r = await readResource(pool, KINDS.RssContext, id, { host: lab.spec() });
+    expect(r.id).toBe(id);
+    expect(r.props).toMatchObject({ contextId: outs.contextId, queues: { start: 4, count: 2 }, ruleIds: outs.ruleIds });
+    expect(r.props.flows).toEqual(expect.arrayContaining(flows.map((f) => expect.objectContaining(f))));
+  });
+
+  test("in place: other queues and flows rewrite the same context, keep the rule that stays, and spread the default over the rest", async () => {
+    const kept = outs.ruleIds[flows.findIndex((f) => f.type === "udp4")];
+    const next = [{ type: "udp4", dst: "10.100.0.21" }, { type: "udp4", dst: "10.100.0.22", dstPort: 4789 }];
+    const { outs: after } = await update("RssContext", id, outs, { device: nic, queues: { start: 6, count: 2 }, flows: next });
+    expect(after.contextId).toBe(outs.contextId);
+    expect(after.ruleIds).toContain(kept);
+    expect(distinct(tableOf(lab.sshOk(`ethtool -x ${nic} context ${after.contextId}`)))).toEqual([6, 7]);
+    expect(distinct(after.indirectionTable)).toEqual([6, 7]);
+    expect(distinct(tableOf(lab.sshOk(`ethtool -x ${nic}`)))).toEqual([0, 1, 2, 3, 4, 5]);
+    const rules = rulesOf(lab.sshOk(`ethtool -n ${nic}`));
+    expect([...rules.keys()].sort()).toEqual([...after.ruleIds].sort());
+    expect([...rules.values()].some((t) => /TCP over IPv4/.test(t))).toBe(false);
+    expect([...rules.values()].filter((t) => /Dest IP addr: 10\.100\.0\.22/.test(t) && /Dest port: 4789/.test(t))).toHaveLength(1);
+    outs = after;
+  });
+
+  test("the kernel refuses to shrink the channels below the context's queues; hvnet refuses queues beyond the channel count, naming the field", async () => {
+    const shrink = lab.ssh(`ethtool -L ${nic} combined 4`);
+    expect(shrink.status).not.toBe(0);
+    expect(shrink.stderr + shrink.stdout).toMatch(/Invalid argument|in use|busy/i);
+    expect(lab.sshOk(`ethtool -l ${nic}`)).toMatch(/Current hardware settings:[\s\S]*Combined:\s+8/);
+    await expect(
+      update("RssContext", id, outs, { device: nic, queues: { start: 7, count: 2 }, flows: [] }),
+    ).rejects.toThrow(/queues: 7-8 is beyond the 8 queues of eth1 \(driver netdevsim\)/);
+    // Nothing changed by the refusal.
+    expect(distinct(tableOf(lab.sshOk(`ethtool -x ${nic} context ${outs.contextId}`)))).toEqual([6, 7]);
+  });
+
+  test("the kernel refuses to delete a context a rule still steers into, with its text", async () => {
+    // A rule the operator added by hand into hvnet's context: the ethtool core keeps the
+    // context while it is used (EBUSY, since 6.13) — seen here through ethtool itself.
+    const added = lab.sshOk(`ethtool -N ${nic} flow-type udp4 dst-ip 10.100.0.99 context ${outs.contextId}`);
+    const rule = Number(/Added rule with ID (\d+)/.exec(added)?.[1]);
+    expect(Number.isInteger(rule)).toBe(true);
+    const refused = lab.ssh(`ethtool -X ${nic} context ${outs.contextId} delete`);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/Device or resource busy/);
+    lab.sshOk(`ethtool -N ${nic} delete ${rule}`);
+  });
+
+  test("delete removes the rules and the context and restores the default spread", async () => {
+    await deleteResource(pool, KINDS.RssContext, id, outs);
+    expect(lab.ssh(`ethtool -x ${nic} context ${outs.contextId}`).status).not.toBe(0);
+    expect(lab.sshOk(`ethtool -n ${nic}`)).toMatch(/Total 0 rules/);
+    const table = tableOf(lab.sshOk(`ethtool -x ${nic}`));
+    expect(table).toEqual(Array.from({ length: 128 }, (_, i) => i % 8));
+    const r = await readResource(pool, KINDS.RssContext, id, { host: lab.spec() });
+    expect(r.id).toBe("");
+  });
+});
