@@ -4,7 +4,8 @@ import { probe } from "./resources/probe";
 import { applyRss, showRss, removeRss } from "./resources/rss";
 import { applyNetkit, showNetkit, removeNetkit } from "./resources/netkit";
 import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
-import { applyFdb, applyFdbMany, showFdb, removeFdb, removeFdbMany } from "./resources/fdb";
+import { applyFdb, applyFdbMany, showFdb, showFdbMany, removeFdb, removeFdbMany } from "./resources/fdb";
+import { applyFdbTable, showFdbTable, removeFdbTable } from "./resources/fdbtable";
 import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
 import { stats } from "./resources/stats";
 
@@ -26,8 +27,11 @@ export function opTable(hello: (args: unknown) => unknown): OpTable {
     "xdp.show": { one: showXdp },
     "xdp.remove": { one: removeXdp },
     "fdb.apply": { one: applyFdb, many: applyFdbMany },
-    "fdb.show": { one: showFdb },
+    "fdb.show": { one: showFdb, many: showFdbMany },
     "fdb.remove": { one: removeFdb, many: removeFdbMany },
+    "fdbtable.apply": { one: applyFdbTable },
+    "fdbtable.show": { one: showFdbTable },
+    "fdbtable.remove": { one: removeFdbTable },
     "vmif.apply": { one: applyVmif },
     "vmif.show": { one: showVmif },
     "vmif.remove": { one: removeVmif },

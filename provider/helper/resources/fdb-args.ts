@@ -1,6 +1,6 @@
 // FdbEntry inputs (DESIGN.md "FdbEntry"): one <vlan, mac> -> device entry of an l2fwd FDB map,
 // with who asks for it (owner, op: common-args.ts readOwnership).
-import { InputReader } from "../validate/reader";
+import { InputReader, UNKNOWN, containsUnknown } from "../validate/reader";
 import * as formats from "../validate/formats";
 import { Acl, Ownership, readAcl, readAdopt, readOwnership } from "./common-args";
 
@@ -94,4 +94,120 @@ export function readFdbArgsFast(raw: unknown): FdbArgs {
     }
   }
   return readFdbArgs(InputReader.of(raw));
+}
+
+/** One entry of an FdbTable: an FdbEntry without its table, owner or adopt. */
+export interface FdbTableEntry {
+  vlan: number;
+  mac: string;
+  device: string;
+  ingressAcl?: Acl;
+}
+
+/** FdbTable inputs (DESIGN.md "FdbTable"): the entries one owner keeps in one FDB map. */
+export interface FdbTableArgs extends Ownership {
+  table: string;
+  entries: FdbTableEntry[];
+  adopt: boolean;
+}
+
+/** As many entries as the l2fwd map holds (HVNET_FDB_MAX_ENTRIES in bpf/include/hvnet.h). */
+export const MAX_TABLE_ENTRIES = 65536;
+
+const ENTRY_FIELDS = new Set(["vlan", "mac", "device"]);
+
+/** A plain entry checked without a reader (a table carries thousands), or undefined. */
+function plainEntry(raw: unknown): FdbTableEntry | undefined {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const o = raw as Record<string, unknown>;
+  for (const k in o) if (!ENTRY_FIELDS.has(k) && o[k] !== undefined) return undefined;
+  const { vlan, mac, device } = o;
+  if (vlan !== undefined && !(typeof vlan === "number" && Number.isInteger(vlan) && vlan >= 0 && vlan <= 4094)) return undefined;
+  if (typeof mac !== "string" || formats.macProblem(mac) !== undefined) return undefined;
+  if (typeof device !== "string" || formats.ifnameProblem(device) !== undefined) return undefined;
+  return { vlan: (vlan as number | undefined) ?? 0, mac: formats.normalizeMac(mac), device };
+}
+
+function readTableEntry(r: InputReader, raw: unknown): FdbTableEntry | undefined {
+  const plain = plainEntry(raw);
+  if (plain) {
+    for (const k of ENTRY_FIELDS) r.raw(k);
+    return plain;
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    r.fail(r.path("").replace(/\.$/, ""), "must be an object {vlan, mac, device, ingressAcl?}");
+    return undefined;
+  }
+  const vlan = r.vlan("vlan", { default: 0 });
+  const mac = r.mac("mac");
+  const device = r.ifname("device");
+  const ingressAcl = readAcl(r, "ingressAcl");
+  if (vlan === undefined || mac === undefined || device === undefined) return undefined;
+  const e: FdbTableEntry = { vlan, mac, device };
+  if (ingressAcl) e.ingressAcl = ingressAcl;
+  return e;
+}
+
+/** The order entries are kept in: by <vlan, mac>, so one entry added shifts no other's place in a diff. */
+export function compareEntryKeys(a: { vlan: unknown; mac: unknown }, b: { vlan: unknown; mac: unknown }): number {
+  const av = typeof a.vlan === "number" ? a.vlan : Infinity;
+  const bv = typeof b.vlan === "number" ? b.vlan : Infinity;
+  if (av !== bv) return av < bv ? -1 : 1;
+  const am = String(a.mac);
+  const bm = String(b.mac);
+  return am < bm ? -1 : am > bm ? 1 : 0;
+}
+
+/** The identity of an entry within its table. */
+export function entryKey(e: { vlan: unknown; mac: unknown }): string {
+  return `${e.vlan}/${e.mac}`;
+}
+
+/**
+ * Validates the entries and returns them sorted by <vlan, mac>. A key given twice is an
+ * error (which one should win?), as is one device given two ingress ACLs: the ACL runs on
+ * the device's port, so every entry of a device shares it.
+ */
+export function readTableEntries(r: InputReader, name: string): FdbTableEntry[] {
+  const entries = r.array(name, (er, raw) => readTableEntry(er, raw), { max: MAX_TABLE_ENTRIES });
+  if ((entries as unknown) === UNKNOWN) return entries;
+  const firstAt = new Map<string, number>();
+  const aclOf = new Map<string, { at: number; acl: string }>();
+  entries.forEach((e, i) => {
+    if (containsUnknown(e)) return;
+    const k = entryKey(e);
+    const seen = firstAt.get(k);
+    if (seen !== undefined) r.fail(`${r.path(name)}[${i}]`, `repeats vlan ${e.vlan} mac ${e.mac} of ${r.path(name)}[${seen}]: give each <vlan, mac> once`);
+    else firstAt.set(k, i);
+    const acl = JSON.stringify(e.ingressAcl ?? null);
+    const other = aclOf.get(e.device);
+    if (!other) aclOf.set(e.device, { at: i, acl });
+    else if (other.acl !== acl) {
+      r.fail(`${r.path(name)}[${i}].ingressAcl`, `differs from ${r.path(name)}[${other.at}].ingressAcl for device ${e.device}: the ACL runs on the device's port, so all of its entries must give the same one`);
+    }
+  });
+  return entries.slice().sort(compareEntryKeys);
+}
+
+export function readFdbTableArgs(r: InputReader): FdbTableArgs {
+  const table = r.bpffsPath("table");
+  const entries = readTableEntries(r, "entries");
+  const adopt = readAdopt(r);
+  const { owner, op } = readOwnership(r);
+  r.finish();
+  const args: FdbTableArgs = { table: table!, entries, adopt };
+  if (owner !== undefined) args.owner = owner;
+  if (op !== undefined) args.op = op;
+  return args;
+}
+
+/** What fdbtable.show and fdbtable.remove take: the table, and whose entries. */
+export function readFdbTableKeyArgs(raw: unknown): { table: string; owner: string } {
+  const r = InputReader.of(raw);
+  const table = r.bpffsPath("table");
+  const { owner } = readOwnership(r);
+  r.raw("op");
+  if (owner === undefined && r.ok) r.fail("owner", "is required: an FdbTable is the entries one owner keeps in the table");
+  r.finish();
+  return { table: table!, owner: owner! };
 }

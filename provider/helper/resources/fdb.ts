@@ -22,7 +22,7 @@ import { Acl } from "./common-args";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 import { XDP_RECORDS, XdpRecord, withRt } from "./xdp";
 
-interface Table {
+export interface Table {
   pinDir: string;
   netns?: string;
   fdb: BpfMap;
@@ -31,7 +31,7 @@ interface Table {
 }
 
 /** `<pinDir>/maps/fdb` → the attachment it belongs to. */
-function openTable(tablePin: string): Table {
+export function openTable(tablePin: string): Table {
   if (!fs.existsSync(tablePin)) {
     throw new OpError("ENOENT", `table ${tablePin} does not exist: apply the l2fwd XdpProgram first`);
   }
@@ -95,7 +95,7 @@ function dropIngressAclIfUnused(table: Table): void {
 }
 
 /** Puts the device in the ports devmap, with its ingress ACL program if it has one. */
-function setPort(table: Table, ifindex: number, acl: Acl | undefined): void {
+export function setPort(table: Table, ifindex: number, acl: Acl | undefined): void {
   const key = encodeU32Key(ifindex);
   if (!acl) {
     table.ports.update(key, encodeDevmapValue(ifindex));
@@ -119,7 +119,7 @@ function setPort(table: Table, ifindex: number, acl: Acl | undefined): void {
 }
 
 /** Removes ports no FDB entry points at any more (and their ACL rules). */
-function prunePorts(table: Table): void {
+export function prunePorts(table: Table): void {
   const used = new Set(table.fdb.entries().map(([, v]) => layout.decodeFdbValue(v).ifindex));
   const rulesPin = `${table.pinDir}/ingress-acl/ingress_acl`;
   const rules = fs.existsSync(rulesPin) ? BpfMap.fromPin(rulesPin) : undefined;
@@ -165,11 +165,11 @@ function dumpTable(fdb: BpfMap, toCheck: number): Map<string, Buffer> | undefine
   return byKey;
 }
 
-function tableLock(tablePin: string): string {
+export function tableLock(tablePin: string): string {
   return `fdb-${tablePin}`;
 }
 
-function isFull(err: unknown): boolean {
+export function isFull(err: unknown): boolean {
   return err instanceof KernelError && (err.code === "E2BIG" || err.code === "ENOSPC");
 }
 
@@ -178,7 +178,7 @@ function isFull(err: unknown): boolean {
  * it may: absent, adopted, the caller's own (same owner, or the same operation retried),
  * or, between callers that name no owner at all, the very same entry (as before owners).
  */
-function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefined, value: Buffer): string | undefined {
+export function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefined, value: Buffer): string | undefined {
   if (cur === null || e.adopt) return undefined;
   const what = `FDB entry vlan ${e.vlan} ${e.mac} in ${e.table}`;
   if (rec) {
@@ -409,29 +409,89 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
   return out;
 }
 
-export function showFdb(raw: unknown) {
-  const { table: tablePin, vlan, mac } = readFdbKeyArgs(raw);
-  const key = { table: tablePin, vlan, mac };
-  if (!fs.existsSync(key.table)) return null;
-  const table = openTable(key.table);
+/** The ingress ACL of a port, when its devmap entry runs the ACL program. */
+export function portAcl(table: Table, ifindex: number, rules: BpfMap | undefined): Acl | undefined {
+  if (!rules) return undefined;
+  const port = table.ports.lookup(encodeU32Key(ifindex));
+  if (!port || !decodeDevmapValue(port).progId) return undefined;
+  const acl = rules.lookup(encodeU32Key(ifindex));
+  return acl ? fromLayoutAcl(layout.decodeAcl(acl)) : undefined;
+}
+
+/** The table's ingress ACL rules map, if any port has had an ACL; the caller closes it. */
+export function openAclRules(table: Table): BpfMap | undefined {
+  const rulesPin = `${table.pinDir}/ingress-acl/ingress_acl`;
+  return fs.existsSync(rulesPin) ? BpfMap.fromPin(rulesPin) : undefined;
+}
+
+/** One entry as show reports it, read from an open table. */
+function showEntry(table: Table, rt: RtNetlink, rules: BpfMap | undefined, key: FdbKeyArgs): Record<string, unknown> | null {
+  const v = table.fdb.lookup(layout.encodeFdbKey(key));
+  if (!v) return null;
+  const { ifindex } = layout.decodeFdbValue(v);
+  const device = rt.findLink(ifindex)?.name;
+  const out: Record<string, unknown> = { table: key.table, vlan: key.vlan, mac: key.mac, ifindex, device: device ?? `ifindex:${ifindex}` };
+  const acl = portAcl(table, ifindex, rules);
+  if (acl) out.ingressAcl = acl;
+  return out;
+}
+
+/** Shows entries of one table with one table open and one netlink socket. */
+function showFromTable(tablePin: string, keys: FdbKeyArgs[]): Array<Record<string, unknown> | null> {
+  if (!fs.existsSync(tablePin)) return keys.map(() => null);
+  const table = openTable(tablePin);
   try {
-    const v = table.fdb.lookup(layout.encodeFdbKey(key));
-    if (!v) return null;
-    const { ifindex } = layout.decodeFdbValue(v);
-    const device = withRt(table.netns, (rt) => rt.findLink(ifindex)?.name);
-    const out: Record<string, unknown> = { ...key, ifindex, device: device ?? `ifindex:${ifindex}` };
-    const port = table.ports.lookup(encodeU32Key(ifindex));
-    const rulesPin = `${table.pinDir}/ingress-acl/ingress_acl`;
-    if (port && decodeDevmapValue(port).progId && fs.existsSync(rulesPin)) {
-      const rules = BpfMap.fromPin(rulesPin);
-      const acl = rules.lookup(encodeU32Key(ifindex));
-      rules.close();
-      if (acl) out.ingressAcl = fromLayoutAcl(layout.decodeAcl(acl));
+    const rules = openAclRules(table);
+    try {
+      return withRt(table.netns, (rt) => keys.map((k) => showEntry(table, rt, rules, k)));
+    } finally {
+      rules?.close();
     }
-    return out;
   } finally {
     table.close();
   }
+}
+
+export function showFdb(raw: unknown) {
+  const key = readFdbKeyArgs(raw);
+  return showFromTable(key.table, [key])[0];
+}
+
+/**
+ * Many fdb.show requests at once (a refresh of N FdbEntry resources): grouped per table,
+ * each table opened once, one netlink socket per table instead of one per entry.
+ */
+export function showFdbMany(raws: unknown[]): Outcome[] {
+  return perTable(raws, readFdbKeyArgs, (tablePin, keys) => showFromTable(tablePin, keys));
+}
+
+/**
+ * Reads each request's args, groups them by table and runs `run` once per table; a table
+ * that fails fails its requests (the dispatcher then runs each alone, for its own error).
+ */
+function perTable<K extends { table: string }>(raws: unknown[], read: (raw: unknown) => K, run: (tablePin: string, keys: K[]) => unknown[]): Outcome[] {
+  const out: Outcome[] = new Array(raws.length);
+  const byTable = new Map<string, { index: number; key: K }[]>();
+  raws.forEach((raw, index) => {
+    try {
+      const key = read(raw);
+      const list = byTable.get(key.table) ?? [];
+      list.push({ index, key });
+      byTable.set(key.table, list);
+    } catch (err) {
+      out[index] = { ok: false, error: toErrorBody(err) };
+    }
+  });
+  for (const [tablePin, list] of byTable) {
+    try {
+      const results = run(tablePin, list.map((l) => l.key));
+      list.forEach((l, i) => (out[l.index] = { ok: true, result: results[i] }));
+    } catch (err) {
+      const body = toErrorBody(err);
+      for (const l of list) out[l.index] = { ok: false, error: body };
+    }
+  }
+  return out;
 }
 
 type Removal = { removed: boolean; owner?: string };
@@ -481,26 +541,5 @@ export function removeFdb(raw: unknown) {
 
 /** Many fdb.remove requests at once (a destroy): grouped per table. */
 export function removeFdbMany(raws: unknown[]): Outcome[] {
-  const out: Outcome[] = new Array(raws.length);
-  const byTable = new Map<string, { index: number; key: FdbKeyArgs }[]>();
-  raws.forEach((raw, index) => {
-    try {
-      const key = readFdbKeyArgs(raw);
-      const list = byTable.get(key.table) ?? [];
-      list.push({ index, key });
-      byTable.set(key.table, list);
-    } catch (err) {
-      out[index] = { ok: false, error: toErrorBody(err) };
-    }
-  });
-  for (const [tablePin, list] of byTable) {
-    try {
-      const removed = removeFromTable(tablePin, list.map((l) => l.key));
-      list.forEach((l, i) => (out[l.index] = { ok: true, result: removed[i] }));
-    } catch (err) {
-      const body = toErrorBody(err);
-      for (const l of list) out[l.index] = { ok: false, error: body };
-    }
-  }
-  return out;
+  return perTable(raws, readFdbKeyArgs, (tablePin, keys) => removeFromTable(tablePin, keys));
 }
