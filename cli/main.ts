@@ -8,6 +8,7 @@ import { UsageError, oneLine } from "./errors";
 import { doctor, parseRequire } from "./commands/doctor";
 import { statsOnce, statsWatch } from "./commands/stats";
 import { metricsOnce, parseListen, serveMetrics } from "./commands/metrics";
+import { fleet, type FleetFlags } from "./commands/fleet";
 
 interface CommonFlags extends HostFlags {
   json?: boolean;
@@ -99,6 +100,25 @@ export function program(run: (code: Promise<number>) => void): Command {
         }),
       );
     });
+
+  const fleetCmd = p.command("fleet").description("preview, update or destroy a fleet as shard stacks: canary shard first, a bounded number in flight, stop on the first failure");
+  for (const op of ["preview", "up", "destroy"] as const) {
+    fleetCmd
+      .command(op)
+      .description(`${op} every shard stack`)
+      .option("--project <dir>", "the Pulumi project each shard stack runs")
+      .option("--inventory <file>", "the fleet's hosts: a lab inventory.json, or a JSON list of hosts (connection, uplink, labels)")
+      .option("--shard-by <label>", "one shard per value of this host label (e.g. rack)")
+      .option("--shard-size <n>", "shards of n hosts, in inventory order")
+      .option("--concurrency <n>", "shards in flight at once after the canary", "4")
+      .option("--canary <shard>", "the shard that goes first, alone (default: the first shard)")
+      .option("--no-canary", "no canary shard")
+      .option("--only <shards>", "only these shards (comma-separated; one CI job per shard)")
+      .option("--stack-prefix <prefix>", "shard stacks are named PREFIX-SHARD", "fleet")
+      .option("--config <key=value>", "plain stack config for every shard (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+      .option("--json", "the result as JSON for scripts (no progress lines)")
+      .action((flags: FleetFlags) => run(fleet(op, flags, process.stdout, process.stderr)));
+  }
   return p;
 }
 
