@@ -45,7 +45,7 @@ function iface(name, props, required, input) {
 
 let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./shim";
+import { providerModule } from "./shim";
 import { configError } from "./targets";
 
 /**
@@ -76,7 +76,7 @@ for (const [token, r] of Object.entries(schema.resources)) {
   const name = short(token);
   const outputs = Object.keys(r.properties);
   out += doc(r.description, "");
-  out += `export class ${name} extends pulumi.dynamic.Resource {\n`;
+  out += `export class ${name} extends pulumi.CustomResource {\n`;
   for (const [k, p] of Object.entries(r.inputProperties)) {
     if (outputs.includes(k)) continue;
     out += doc(p.description, "  ");
@@ -100,7 +100,10 @@ for (const [token, r] of Object.entries(schema.resources)) {
   out += `    // Who owns what this resource makes on the host (recorded there with the object).\n`;
   out += `    props.__owner = \`\${pulumi.getProject()}/\${pulumi.getStack()}/${name}/\${name}\`;\n`;
   out += `    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };\n`;
-  out += `    super(providerShim(${JSON.stringify(name)}), name, props, { ...opts, ...secrets }, "hvnet", ${JSON.stringify(name)});\n`;
+  out += `    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is\n`;
+  out += `    // the one-line module of ./shim rather than a serialized closure: see there.\n`;
+  out += `    props.__provider = providerModule(${JSON.stringify(name)});\n`;
+  out += `    super(${JSON.stringify(`pulumi-nodejs:dynamic/hvnet:${name}`)}, name, props, { ...opts, ...secrets });\n`;
   out += `  }\n}\n\n`;
 }
 out = out.trimEnd() + "\n";

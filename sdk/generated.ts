@@ -1,6 +1,6 @@
 // Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
-import { providerShim } from "./shim";
+import { providerModule } from "./shim";
 import { configError } from "./targets";
 
 /**
@@ -332,7 +332,7 @@ export interface VmInterfaceArgs {
 }
 
 /** An additional RSS context slicing a NIC's queues for one VM or netkit device, with ntuple rules steering flows into it. The default context is spread over the queues no hvnet context reserves. */
-export class RssContext extends pulumi.dynamic.Resource {
+export class RssContext extends pulumi.CustomResource {
   /** The hypervisor. Replaces on identity change. */
   declare public readonly host: pulumi.Output<Host>;
   /** The NIC. Replaces on change. */
@@ -367,12 +367,15 @@ export class RssContext extends pulumi.dynamic.Resource {
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/RssContext/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
-    super(providerShim("RssContext"), name, props, { ...opts, ...secrets }, "hvnet", "RssContext");
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("RssContext");
+    super("pulumi-nodejs:dynamic/hvnet:RssContext", name, props, { ...opts, ...secrets });
   }
 }
 
 /** A netkit device bound to NIC queues for AF_XDP (Linux 7.1 queue lease, or the original proof-of-concept attribute), optionally moved into a VM's or pod's network namespace. */
-export class NetkitLower extends pulumi.dynamic.Resource {
+export class NetkitLower extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
   /** Device name (replaces). */
@@ -413,12 +416,15 @@ export class NetkitLower extends pulumi.dynamic.Resource {
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/NetkitLower/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
-    super(providerShim("NetkitLower"), name, props, { ...opts, ...secrets }, "hvnet", "NetkitLower");
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("NetkitLower");
+    super("pulumi-nodejs:dynamic/hvnet:NetkitLower", name, props, { ...opts, ...secrets });
   }
 }
 
 /** An XDP program attached to a device through a pinned bpf_link: it outlives the helper, and a changed program is swapped atomically on the same link. */
-export class XdpProgram extends pulumi.dynamic.Resource {
+export class XdpProgram extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
   /** Device to attach to (replaces). */
@@ -457,12 +463,15 @@ export class XdpProgram extends pulumi.dynamic.Resource {
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/XdpProgram/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
-    super(providerShim("XdpProgram"), name, props, { ...opts, ...secrets }, "hvnet", "XdpProgram");
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("XdpProgram");
+    super("pulumi-nodejs:dynamic/hvnet:XdpProgram", name, props, { ...opts, ...secrets });
   }
 }
 
 /** One <vlan, mac> entry of an l2fwd forwarding table: frames for that MAC on that VLAN are redirected to the device (VLAN tag popped). The device is kept in the ports devmap, with its ingress ACL program if given. */
-export class FdbEntry extends pulumi.dynamic.Resource {
+export class FdbEntry extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
   /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
@@ -491,12 +500,15 @@ export class FdbEntry extends pulumi.dynamic.Resource {
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/FdbEntry/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
-    super(providerShim("FdbEntry"), name, props, { ...opts, ...secrets }, "hvnet", "FdbEntry");
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("FdbEntry");
+    super("pulumi-nodejs:dynamic/hvnet:FdbEntry", name, props, { ...opts, ...secrets });
   }
 }
 
 /** A VM's persistent multiqueue tap, ready for vhost and the XDP fast path, with optional vm-egress (source validation, ACL, VLAN push, redirect to the uplink). */
-export class VmInterface extends pulumi.dynamic.Resource {
+export class VmInterface extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
   /** Tap name (replaces). */
@@ -543,6 +555,9 @@ export class VmInterface extends pulumi.dynamic.Resource {
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/VmInterface/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
-    super(providerShim("VmInterface"), name, props, { ...opts, ...secrets }, "hvnet", "VmInterface");
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("VmInterface");
+    super("pulumi-nodejs:dynamic/hvnet:VmInterface", name, props, { ...opts, ...secrets });
   }
 }
