@@ -215,6 +215,46 @@ export interface Lease {
   netkitQueue: number;
 }
 
+/** One <vlan, mac> -> device entry of an FdbTable. */
+export interface FdbTableEntryArgs {
+  /** VLAN id 0-4094; 0 = untagged (default 0). */
+  vlan?: pulumi.Input<number>;
+  /** Destination MAC. */
+  mac: pulumi.Input<string>;
+  /** Where matching frames go. */
+  device: pulumi.Input<string>;
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device; every entry of one device gives the same one. */
+  ingressAcl?: pulumi.Input<AclArgs>;
+}
+
+/** One <vlan, mac> -> device entry of an FdbTable. */
+export interface FdbTableEntry {
+  /** VLAN id 0-4094; 0 = untagged (default 0). */
+  vlan?: number;
+  /** Destination MAC. */
+  mac: string;
+  /** Where matching frames go. */
+  device: string;
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device; every entry of one device gives the same one. */
+  ingressAcl?: Acl;
+}
+
+/** Where an FdbTable entry sends its frames, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key. */
+export interface FdbTableTargetArgs {
+  /** Where matching frames go. */
+  device: pulumi.Input<string>;
+  /** The device's VM-ingress ACL, if it has one. */
+  ingressAcl?: pulumi.Input<AclArgs>;
+}
+
+/** Where an FdbTable entry sends its frames, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key. */
+export interface FdbTableTarget {
+  /** Where matching frames go. */
+  device: string;
+  /** The device's VM-ingress ACL, if it has one. */
+  ingressAcl?: Acl;
+}
+
 /** Inputs of RssContext. */
 export interface RssContextArgs {
   /** The hypervisor. Replaces on identity change. */
@@ -296,6 +336,18 @@ export interface FdbEntryArgs {
   /** VM-ingress ACL run (as a devmap program) on frames redirected to the device (in place). */
   ingressAcl?: pulumi.Input<AclArgs>;
   /** Take over an existing entry instead of failing. */
+  adopt?: pulumi.Input<boolean>;
+}
+
+/** Inputs of FdbTable. */
+export interface FdbTableArgs {
+  /** The hypervisor. */
+  host: pulumi.Input<HostArgs>;
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  table: pulumi.Input<string>;
+  /** The entries, each <vlan, mac> at most once (in place; kept sorted by <vlan, mac>). */
+  entries: pulumi.Input<pulumi.Input<FdbTableEntryArgs>[]>;
+  /** Take over entries that already exist and are someone else's (or nobody's) instead of failing. */
   adopt?: pulumi.Input<boolean>;
 }
 
@@ -504,6 +556,37 @@ export class FdbEntry extends pulumi.CustomResource {
     // the one-line module of ./shim rather than a serialized closure: see there.
     props.__provider = providerModule("FdbEntry");
     super("pulumi-nodejs:dynamic/hvnet:FdbEntry", name, props, { ...opts, ...secrets });
+  }
+}
+
+/** Many <vlan, mac> entries of one l2fwd forwarding table as one resource: the whole table of an attachment, or the part a stack owns. Preview shows each entry added, changed or removed; update writes only those, in one batch; refresh finds an entry changed or deleted by hand. Entries of FdbEntry resources and of other stacks in the same table are left alone (each entry has its owner). */
+export class FdbTable extends pulumi.CustomResource {
+  /** The hypervisor. */
+  declare public readonly host: pulumi.Output<Host>;
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  declare public readonly table: pulumi.Output<string>;
+  /** Take over entries that already exist and are someone else's (or nobody's) instead of failing. */
+  declare public readonly adopt: pulumi.Output<boolean | undefined>;
+  /** How many entries the table holds for this resource. */
+  declare public readonly count: pulumi.Output<number>;
+  /** The entries keyed by `<vlan>/<mac>` (e.g. `100/52:54:00:00:00:01`), as preview and refresh compare them: entry by entry. */
+  declare public readonly entries: pulumi.Output<Record<string, FdbTableTarget>>;
+
+  constructor(name: string, args: FdbTableArgs, opts?: pulumi.CustomResourceOptions) {
+    refuseUnknown("FdbTable", name, args, ["host","table","entries","adopt"]);
+    const props: Record<string, unknown> = {};
+    for (const k of ["host","table","entries","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of ["count"]) props[k] = undefined;
+    // The host holds private keys (its own, its jump host's), however they were given:
+    // secret as an input and as an output, so no copy of it in the state is plain text.
+    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Who owns what this resource makes on the host (recorded there with the object).
+    props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/FdbTable/${name}`;
+    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
+    // A dynamic resource (the engine's pulumi-nodejs provider runs it) whose provider is
+    // the one-line module of ./shim rather than a serialized closure: see there.
+    props.__provider = providerModule("FdbTable");
+    super("pulumi-nodejs:dynamic/hvnet:FdbTable", name, props, { ...opts, ...secrets });
   }
 }
 

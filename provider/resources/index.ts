@@ -3,6 +3,7 @@ import { rssContext } from "./rss";
 import { netkitLower } from "./netkit";
 import { xdpProgram } from "./xdp";
 import { fdbEntry } from "./fdb";
+import { fdbTable } from "./fdbtable";
 import { vmInterface } from "./vmif";
 
 export const KINDS: Record<string, ResourceKind> = {
@@ -10,6 +11,7 @@ export const KINDS: Record<string, ResourceKind> = {
   NetkitLower: netkitLower,
   XdpProgram: xdpProgram,
   FdbEntry: fdbEntry,
+  FdbTable: fdbTable,
   VmInterface: vmInterface,
 };
 

@@ -11,6 +11,12 @@ export interface DiffResult {
   deleteBeforeReplace: boolean;
 }
 
+/** What a kind descriptor may add for diff (kept here until kind.ts declares it). */
+export interface DiffHooks {
+  /** Outputs that are inputs as well, compared like any other input. */
+  outputsAlsoInputs?: string[];
+}
+
 export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult {
   const replaces: string[] = [];
   const updates: string[] = [];
@@ -21,10 +27,14 @@ export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, ne
   } else if (!sameValue(oldHost, newHost)) {
     updates.push("host");
   }
+  // Outputs are not compared (the new inputs never hold them), except those a kind names as
+  // inputs too (FdbTable's entries: the list given, kept keyed from check on).
+  const alsoInputs = (kind as DiffHooks).outputsAlsoInputs ?? [];
+  const isOutputOnly = (name: string) => kind.outputs.includes(name) && !alsoInputs.includes(name);
   const names = new Set(Object.keys(news));
-  for (const name of Object.keys(olds)) if (!kind.outputs.includes(name)) names.add(name);
+  for (const name of Object.keys(olds)) if (!isOutputOnly(name)) names.add(name);
   for (const name of names) {
-    if (RUNTIME_PROPS.includes(name) || kind.outputs.includes(name)) continue;
+    if (RUNTIME_PROPS.includes(name) || isOutputOnly(name)) continue;
     // adopt only matters at creation: flipping it later changes nothing on the host.
     if (name === "adopt") continue;
     if (sameValue(olds[name], news[name])) continue;

@@ -91,26 +91,26 @@ test("only the delta is applied: one added, one changed, one removed; the neighb
   expect(mapCount()).toBe(N + 2);
 }, 60000);
 
-test("show: the owner's entries sorted by key; one entry changed by hand shows as that entry", async () => {
+test("show: the owner's entries keyed by <vlan>/<mac> in key order; one entry changed by hand shows as that entry", async () => {
   handSet(102, macOf(10), ifindex.vm2);
   const t0 = Date.now();
   const shown = await host.request("fdbtable.show", { table: TABLE, owner: T });
   console.log(`fdbtable.show of ${N} entries: ${Date.now() - t0} ms`);
   expect(shown.count).toBe(N);
-  expect(shown.entries).toHaveLength(N);
-  const keys = shown.entries.map((e: { vlan: number; mac: string }) => [e.vlan, e.mac]);
-  const sorted = [...keys].sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  const keys = Object.keys(shown.entries);
+  expect(keys).toHaveLength(N);
+  const order = (k: string) => [Number(k.split("/")[0]), k.split("/")[1]] as const;
+  const sorted = [...keys].sort((a, b) => order(a)[0] - order(b)[0] || (order(a)[1] < order(b)[1] ? -1 : 1));
   expect(keys).toEqual(sorted);
-  const byKey = new Map(shown.entries.map((e: { vlan: number; mac: string; device: string }) => [`${e.vlan}/${e.mac}`, e.device]));
-  expect(byKey.get(`102/${macOf(10)}`)).toBe("vm2");
-  expect(byKey.get(`102/${macOf(14)}`)).toBe("vm1");
+  expect(shown.entries[`102/${macOf(10)}`]).toEqual({ device: "vm2" });
+  expect(shown.entries[`102/${macOf(14)}`]).toEqual({ device: "vm1" });
   // Neither neighbour is the table's.
-  expect(byKey.has("7/02:00:00:00:00:09")).toBe(false);
-  expect(byKey.has("8/02:00:00:00:00:08")).toBe(false);
+  expect(shown.entries["7/02:00:00:00:00:09"]).toBeUndefined();
+  expect(shown.entries["8/02:00:00:00:00:08"]).toBeUndefined();
   // Another owner sees none of them.
   expect((await host.request("fdbtable.show", { table: TABLE, owner: "quick/other/FdbTable/t" })).count).toBe(0);
-  // Put it back, as an up after refresh would.
-  const back = await host.request("fdbtable.apply", { table: TABLE, entries: shown.entries.map((e: any) => (e.vlan === 102 && e.mac === macOf(10) ? { ...e, device: "vm1" } : e)), owner: T, op: "op-t-00000004" });
+  // Put it back, as an up after refresh would, in the keyed form the state holds.
+  const back = await host.request("fdbtable.apply", { table: TABLE, entries: { ...shown.entries, [`102/${macOf(10)}`]: { device: "vm1" } }, owner: T, op: "op-t-00000004" });
   expect(back).toEqual({ count: N, added: 0, changed: 1, removed: 0 });
   expect(target(102, macOf(10))).toBe(ifindex.vm1);
 }, 60000);
@@ -136,10 +136,8 @@ test("an ingress ACL on a device's entries puts the ACL program on its port, and
   const next = entries(N).map((e) => (e.device === "vm0" ? { ...e, ingressAcl: acl } : e));
   expect(await host.request("fdbtable.apply", { table: TABLE, entries: next, owner: T, op: "op-t-00000007" })).toEqual({ count: N, added: 1, changed: 1, removed: 1 });
   const shown = await host.request("fdbtable.show", { table: TABLE, owner: T });
-  const e1 = shown.entries.find((e: any) => e.mac === macOf(1));
-  const e0 = shown.entries.find((e: any) => e.mac === macOf(0));
-  expect(e1.ingressAcl).toEqual(acl);
-  expect(e0.ingressAcl).toBeUndefined();
+  expect(shown.entries[`101/${macOf(1)}`]).toEqual({ device: "vm0", ingressAcl: acl });
+  expect(shown.entries[`100/${macOf(0)}`]).toEqual({ device: "vm1" });
 }, 60000);
 
 test("N fdb.show in one batch answer as N single shows", async () => {

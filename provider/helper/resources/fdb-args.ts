@@ -163,13 +163,76 @@ export function entryKey(e: { vlan: unknown; mac: unknown }): string {
   return `${e.vlan}/${e.mac}`;
 }
 
+/** Parses a key of the keyed form, `<vlan>/<mac>`. */
+function parseEntryKey(key: string): { vlan: number; mac: string } | undefined {
+  const m = /^([0-9]{1,4})\/(.+)$/.exec(key);
+  if (!m) return undefined;
+  const vlan = Number(m[1]);
+  if (vlan > 4094 || formats.macProblem(m[2]) !== undefined) return undefined;
+  return { vlan, mac: formats.normalizeMac(m[2]) };
+}
+
 /**
- * Validates the entries and returns them sorted by <vlan, mac>. A key given twice is an
- * error (which one should win?), as is one device given two ingress ACLs: the ACL runs on
- * the device's port, so every entry of a device shares it.
+ * The keyed form, `{"<vlan>/<mac>": {device, ingressAcl?}}`: what check hands back, so the
+ * state holds the entries by key and Pulumi's diff of an object shows each entry added,
+ * changed or removed (a list is compared by index: one entry inserted would show every
+ * later one as changed, and dynamic providers cannot return a detailed diff).
+ */
+function readKeyedEntries(r: InputReader, name: string, raw: Record<string, unknown>): FdbTableEntry[] {
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_TABLE_ENTRIES) {
+    r.fail(r.path(name), `may hold at most ${MAX_TABLE_ENTRIES} entries, got ${keys.length}`);
+    return [];
+  }
+  const out: FdbTableEntry[] = [];
+  r.object(name, (o) => {
+    for (const key of keys) {
+      const id = parseEntryKey(key);
+      if (!id) {
+        o.raw(key);
+        o.fail(o.path(key), `is not an entry key "<vlan 0-4094>/<mac>"`);
+        continue;
+      }
+      const v = raw[key];
+      if (v === UNKNOWN) {
+        o.raw(key);
+        out.push({ vlan: id.vlan, mac: id.mac, device: UNKNOWN });
+        continue;
+      }
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1) {
+        const device = (v as Record<string, unknown>).device;
+        if (typeof device === "string" && formats.ifnameProblem(device) === undefined) {
+          o.raw(key);
+          out.push({ vlan: id.vlan, mac: id.mac, device });
+          continue;
+        }
+      }
+      const e = o.object(key, (er) => {
+        const device = er.ifname("device");
+        const ingressAcl = readAcl(er, "ingressAcl");
+        if (device === undefined) return undefined;
+        const entry: FdbTableEntry = { vlan: id.vlan, mac: id.mac, device };
+        if (ingressAcl) entry.ingressAcl = ingressAcl;
+        return entry;
+      });
+      if (e) out.push(e);
+    }
+  });
+  return out;
+}
+
+/**
+ * Validates the entries, given as a list (the program) or keyed (what check returned), and
+ * returns them as a list sorted by <vlan, mac>. A key given twice is an error (which one
+ * should win?), as is one device given two ingress ACLs: the ACL runs on the device's
+ * port, so every entry of a device shares it.
  */
 export function readTableEntries(r: InputReader, name: string): FdbTableEntry[] {
-  const entries = r.array(name, (er, raw) => readTableEntry(er, raw), { max: MAX_TABLE_ENTRIES });
+  const raw = r.has(name) ? r.raw(name) : undefined;
+  const keyed = raw !== null && typeof raw === "object" && !Array.isArray(raw);
+  const entries = keyed
+    ? readKeyedEntries(r, name, raw as Record<string, unknown>)
+    : r.array(name, (er, item) => readTableEntry(er, item), { max: MAX_TABLE_ENTRIES });
   if ((entries as unknown) === UNKNOWN) return entries;
   const firstAt = new Map<string, number>();
   const aclOf = new Map<string, { at: number; acl: string }>();
@@ -183,10 +246,19 @@ export function readTableEntries(r: InputReader, name: string): FdbTableEntry[] 
     const other = aclOf.get(e.device);
     if (!other) aclOf.set(e.device, { at: i, acl });
     else if (other.acl !== acl) {
-      r.fail(`${r.path(name)}[${i}].ingressAcl`, `differs from ${r.path(name)}[${other.at}].ingressAcl for device ${e.device}: the ACL runs on the device's port, so all of its entries must give the same one`);
+      const at = (j: number) => (keyed ? `${r.path(name)}.${entryKey(entries[j])}` : `${r.path(name)}[${j}]`);
+      r.fail(`${at(i)}.ingressAcl`, `differs from ${at(other.at)}.ingressAcl for device ${e.device}: the ACL runs on the device's port, so all of its entries must give the same one`);
     }
   });
   return entries.slice().sort(compareEntryKeys);
+}
+
+/** The keyed form of sorted entries (see readKeyedEntries); entries not yet known stay a list. */
+export function keyedEntries(entries: FdbTableEntry[]): Record<string, Omit<FdbTableEntry, "vlan" | "mac">> | FdbTableEntry[] {
+  if ((entries as unknown) === UNKNOWN || entries.some((e) => containsUnknown(e.vlan) || containsUnknown(e.mac))) return entries;
+  const out: Record<string, Omit<FdbTableEntry, "vlan" | "mac">> = {};
+  for (const e of entries) out[entryKey(e)] = e.ingressAcl ? { device: e.device, ingressAcl: e.ingressAcl } : { device: e.device };
+  return out;
 }
 
 export function readFdbTableArgs(r: InputReader): FdbTableArgs {
