@@ -224,11 +224,11 @@ function cliEnv(root: string, backendUrl: string): Record<string, string> {
 }
 
 function backendOf(opts: FleetOptions): string {
-  if (opts.backendUrl) return opts.backendUrl;
-  if (process.env.PULUMI_BACKEND_URL) return process.env.PULUMI_BACKEND_URL;
-  const dir = path.resolve(process.env.PULUMI_STATE_DIR ?? path.join(opts.projectDir ?? process.cwd(), ".pulumi-state"));
-  fs.mkdirSync(dir, { recursive: true });
-  return `file://${dir}`;
+  const url = opts.backendUrl ?? process.env.PULUMI_BACKEND_URL ??
+    `file://${path.resolve(process.env.PULUMI_STATE_DIR ?? path.join(opts.projectDir ?? process.cwd(), ".pulumi-state"))}`;
+  // The file backend does not make its directory; a first run against a new one should not fail.
+  if (url.startsWith("file://")) fs.mkdirSync(url.slice("file://".length).split("?")[0], { recursive: true });
+  return url;
 }
 
 /** Engine text carries colour directives (`<{%reset%}>`) and may span lines: one plain line. */
@@ -375,7 +375,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
 
 /** One line for a failed shard: the first host the engine blamed, else the CLI's own error line. */
 function shardError(err: unknown, perHost: Record<string, HostProgress>, errors: Map<string, string>): string {
-  for (const [host, p] of Object.entries(perHost)) if (p.error) return `${host}: ${p.error}`;
+  for (const [host, p] of Object.entries(perHost)) if (p.error) return p.error.startsWith(`${host}:`) ? p.error : `${host}: ${p.error}`;
   const first = errors.values().next();
   if (!first.done) return first.value;
   const text = err instanceof Error ? err.message : String(err);

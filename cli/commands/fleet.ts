@@ -76,7 +76,11 @@ export function progressLine(op: FleetOperation, e: FleetEvent): string {
       return e.ok ? `[${e.shard}] ${e.host}: ${e.op} ${e.resource}` : `[${e.shard}] ${e.host}: FAILED ${e.op} ${e.resource}${e.error ? `: ${e.error}` : ""}`;
     case "shard-end": {
       const r = e.result;
-      const hostLines = r.hosts.map((h) => `[${r.shard}] ${h}: ${changesText(r.perHost[h].ops, op === "preview")}${r.perHost[h].failed ? `, ${r.perHost[h].failed} failed` : ""}`);
+      const hostLines = r.hosts.map((h) => {
+        const p = r.perHost[h];
+        const done = Object.keys(p.ops).length ? changesText(p.ops, op === "preview") : "no steps";
+        return `[${r.shard}] ${h}: ${done}${p.failed ? `, ${p.failed} failed` : ""}`;
+      });
       return [...hostLines, `[${r.shard}] ${r.status} in ${(r.ms / 1000).toFixed(1)} s${r.error ? `: ${r.error}` : ""}`].join("\n");
     }
     case "shard-skipped":
