@@ -39,7 +39,7 @@ async function create(typeName: string, props: Record<string, unknown>, owner = 
 async function update(typeName: string, id: string, olds: Record<string, any>, props: Record<string, unknown>) {
   const kind = KINDS[typeName];
   const news = { ...requireValidInputs(kind, { host: lab.spec(), ...props }), __owner: olds.__owner };
-  return updateResource(pool, kind, id, olds, news);
+  return (await updateResource(pool, kind, id, olds, news)) as { outs: Record<string, any> };
 }
 
 /** `ethtool -x` (a context's or the default one's) as its table entries. */
@@ -142,6 +142,116 @@ describe("RssContext on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; th
     const table = tableOf(lab.sshOk(`ethtool -x ${nic}`));
     expect(table).toEqual(Array.from({ length: 128 }, (_, i) => i % 8));
     const r = await readResource(pool, KINDS.RssContext, id, { host: lab.spec() });
+    expect(r.id).toBe("");
+  });
+});
+
+interface QueueSeen {
+  id: number;
+  ifindex: number;
+  type: string;
+  lease?: { ifindex: number; queue: { id: number; type: string }; "netns-id"?: number };
+}
+
+/** queue-get of one queue through the kernel's ynl (in a netns when given). */
+function queueGet(ifindex: number, id: number, netns?: string): QueueSeen {
+  const inNs = netns ? `ip netns exec ${safeName(netns)} ` : "";
+  const json = JSON.stringify({ ifindex, id, type: "rx" });
+  return JSON.parse(lab.sshOk(`${inNs}ynl --spec ${YNL_SPECS}/netdev.yaml --output-json --do queue-get --json '${json}'`)) as QueueSeen;
+}
+
+function ifindexOf(dev: string, netns?: string): number {
+  const inNs = netns ? `ip netns exec ${safeName(netns)} ` : "";
+  return Number(lab.sshOk(`${inNs}cat /sys/class/net/${safeName(dev)}/ifindex`).trim());
+}
+
+describe("NetkitLower on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; the ethtool core and the queue lease are the kernel's)", () => {
+  const ns = "hvt-vm1";
+  let id: string;
+  let outs: Record<string, any>;
+  const props = { name: "nk-t1", lowerDevice: "", queues: { start: 6, count: 2 }, netns: ns };
+
+  beforeAll(() => {
+    props.lowerDevice = nic;
+    lab.sshOk(`ip netns add ${ns}`);
+  });
+
+  afterAll(() => {
+    lab.ssh(`ip netns del ${ns}; ip link del nk-t1 2>/dev/null; ip link del nk-t2 2>/dev/null; true`);
+  });
+
+  test("create: a single device, its queues leased through queue-create, moved into the netns; queue-get sees the lease from both devices", async () => {
+    ({ id, outs } = await create("NetkitLower", props));
+    expect(id).toBe(`hv1/netkit/${ns}/nk-t1`);
+    expect(outs.api).toBe("lease");
+    expect(outs.leases).toEqual([{ physicalQueue: 6, netkitQueue: 1 }, { physicalQueue: 7, netkitQueue: 2 }]);
+    const link = JSON.parse(lab.sshOk(`ip -n ${ns} -j -d link show nk-t1`))[0];
+    expect(link.ifindex).toBe(outs.ifindex);
+    expect(link.linkinfo.info_kind).toBe("netkit");
+    expect(lab.sshOk("ip -o link show")).not.toContain("nk-t1");
+    const nicIndex = ifindexOf(nic);
+    for (const l of outs.leases) {
+      // The NIC's side names the netkit device (in another netns: its netns-id) and queue.
+      const fromNic = queueGet(nicIndex, l.physicalQueue);
+      expect(fromNic.lease).toMatchObject({ ifindex: outs.ifindex, queue: { id: l.netkitQueue, type: "rx" } });
+      expect(fromNic.lease!["netns-id"]).toEqual(expect.any(Number));
+    }
+    // The netkit's side: the leased queues are its rx queues 1..count (queue 0 is its own).
+    // The kernel answers queue-get only for a device that is up, and reports the lease on
+    // the NIC's side only.
+    expect(link.num_rx_queues).toBe(3);
+    lab.sshOk(`ip -n ${ns} link set nk-t1 up`);
+    for (const l of outs.leases) {
+      expect(queueGet(outs.ifindex, l.netkitQueue, ns)).toMatchObject({ id: l.netkitQueue, ifindex: outs.ifindex, type: "rx" });
+    }
+    lab.sshOk(`ip -n ${ns} link set nk-t1 down`);
+    expect(outs.qemuNetdev).toBe(
+      "af-xdp,id=hn-nk-t1,ifname=nk-t1,mode=native,queues=2,start-queue=1,inhibit=on,map-path=/sys/fs/bpf/hvnet/netkit/nk-t1/xsks_map",
+    );
+  });
+
+  test("read from the id alone finds the device in its netns and its leases", async () => {
+    const r = await readResource(pool, KINDS.NetkitLower, id, { host: lab.spec() });
+    expect(r.id).toBe(id);
+    expect(r.props).toMatchObject({ ifindex: outs.ifindex, leases: outs.leases, api: "lease" });
+  });
+
+  test("policy: the kernel keeps a single device at pass and refuses a change (EOPNOTSUPP); hvnet refuses drop at check, naming the field", async () => {
+    const json = JSON.stringify({ ifname: "nk-t1", linkinfo: { kind: "netkit", data: { policy: "blackhole" } } });
+    const r = lab.ssh(`ip netns exec ${ns} ynl --spec ${YNL_SPECS}/rt-link.yaml --do newlink --json '${json}'`);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/Operation not supported/);
+    expect(() => requireValidInputs(KINDS.NetkitLower, { host: lab.spec(), ...props, policy: "drop" })).toThrow(
+      /policy.*"drop" cannot be set on a single netkit device/,
+    );
+    const link = JSON.parse(lab.sshOk(`ip -n ${ns} -j -d link show nk-t1`))[0];
+    expect(link.ifindex).toBe(outs.ifindex);
+    const back = await readResource(pool, KINDS.NetkitLower, id, { host: lab.spec(), ...outs });
+    expect(back.props.policy).toBe("pass");
+  });
+
+  test("the kernel refuses a second lease of a leased queue, with its text, and nothing stays behind", async () => {
+    await expect(
+      create("NetkitLower", { name: "nk-t2", lowerDevice: nic, queues: { start: 7, count: 1 } }, "hvt/vm/NetkitLower/r2"),
+    ).rejects.toThrow(/queues: a queue of eth1 in 7-7 is already leased.*queue leasing|busy/i);
+    expect(lab.ssh("ip link show nk-t2").status).not.toBe(0);
+    expect(queueGet(ifindexOf(nic), 7).lease).toMatchObject({ ifindex: outs.ifindex, queue: { id: 2 } });
+  });
+
+  test("the kernel refuses to shrink the NIC's channels below a leased queue", () => {
+    const r = lab.ssh(`ethtool -L ${nic} combined 4`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/queue leasing|busy/i);
+    expect(lab.sshOk(`ethtool -l ${nic}`)).toMatch(/Current hardware settings:[\s\S]*Combined:\s+8/);
+  });
+
+  test("delete removes the device and ends its leases", async () => {
+    await deleteResource(pool, KINDS.NetkitLower, id, outs);
+    expect(lab.ssh(`ip -n ${ns} link show nk-t1`).status).not.toBe(0);
+    const nicIndex = ifindexOf(nic);
+    for (const q of [6, 7]) expect(queueGet(nicIndex, q).lease).toBeUndefined();
+    lab.sshOk(`ethtool -L ${nic} combined 4 && ethtool -L ${nic} combined 8`);
+    const r = await readResource(pool, KINDS.NetkitLower, id, { host: lab.spec() });
     expect(r.id).toBe("");
   });
 });

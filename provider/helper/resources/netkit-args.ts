@@ -29,6 +29,12 @@ export function readNetkitArgs(r: InputReader): NetkitArgs {
   const api = r.oneOf("api", NETKIT_APIS, { default: "auto" })!;
   const adopt = readAdopt(r);
   const who = readOwnership(r);
+  // Linux 7.3 (netkit_new_link, netkit_change_link) gives a single device, the only kind
+  // that leases NIC queues, the pass policy and refuses any other, at creation and after,
+  // with a bare EOPNOTSUPP: said here, at preview, rather than by the kernel halfway.
+  if (policy === "drop") {
+    r.fail(r.path("policy"), `"drop" cannot be set on a single netkit device (the only kind that leases NIC queues): the kernel keeps such a device at the default pass policy and refuses any other at creation and later (EOPNOTSUPP); leave policy unset or "pass"`);
+  }
   if (name !== undefined && name === lowerDevice) r.fail(r.path("name"), `"${name}" is the same as lowerDevice`);
   r.finish();
   const args: NetkitArgs = { name: name!, lowerDevice: lowerDevice!, queues: queues!, mode, policy, api, adopt, ...who };

@@ -70,14 +70,14 @@ export function applyNetkitOn(k: NetkitKernel, args: NetkitArgs) {
   if (!lower) throw new OpError("ENODEV", `lowerDevice ${args.lowerDevice} does not exist`);
   const existing = k.target.findLink(args.name) ?? (args.netns ? k.rt.findLink(args.name) : undefined);
   const what = `device ${args.name}${args.netns ? ` in netns ${args.netns}` : ""}`;
-  return claimAndMake(owners, ownerKey(args.netns, args.name), what, existing !== undefined, args, () => makeNetkit(k, args, lower, existing));
+  return claimAndMake(owners, ownerKey(args.netns, args.name), what, existing !== undefined, args, () => makeNetkit(k, args, lower, existing), () =>
+    (k.target.findLink(args.name) ?? (args.netns ? k.rt.findLink(args.name) : undefined)) !== undefined,
+  );
 }
 
 function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Link | undefined) {
   if (existing) {
     if (existing.kind !== "netkit") throw new OpError("EEXIST", `device ${args.name} exists and is a ${existing.kind ?? "non-netkit"} device`);
-    // Converge what can change in place: the default policy (the rest replaces the device).
-    if (existing.netkit?.policy !== undefined && existing.netkit.policy !== args.policy) k.target.setNetkitPolicy(existing.ifindex, args.policy);
     const leases = leasesOf(k, existing, lower);
     return { ifindex: existing.ifindex, leases, api: "lease", qemuNetdev: qemuNetdev(args, leases[0]?.netkitQueue ?? 1) };
   }
@@ -85,8 +85,8 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
   let nk: Link | undefined;
   try {
     nk = k.rt.createNetkit({
-      // No policy or scrub attribute: a single device takes neither at creation (the kernel
-      // refuses any but the default pass policy); a drop policy is set right after.
+      // No policy or scrub attribute: a single device takes neither (the kernel keeps it at
+      // the default pass policy; readNetkitArgs refuses any other).
       name: args.name, pairing: "single", mode: args.mode,
       headroom: args.headroom, tailroom: args.tailroom, numRxQueues: args.queues.count + 1, numTxQueues: 1,
     });
@@ -101,7 +101,6 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
       const netkitQueue = k.netdev.queueCreate({ ifindex: nk.ifindex, type: "rx", lease: { ifindex: lower.ifindex, queue: { id: q, type: "rx" } } });
       leases.push({ physicalQueue: q, netkitQueue });
     }
-    if (args.policy !== "pass") k.rt.setNetkitPolicy(nk.ifindex, args.policy);
     if (args.netns) k.rt.moveToNetns(args.name, args.netns);
   } catch (err) {
     // A lease cannot be undone except by deleting the device: delete it so nothing
