@@ -87,7 +87,9 @@ export function applyVmif(raw: unknown) {
     const existing = withRt(args.netns, (rt) => readTap(args.name, { rt }));
     const key = recordKey(args.netns, args.name);
     const what = `tap ${args.name}${args.netns ? ` in netns ${args.netns}` : ""}`;
-    return claimAndMake(owners, key, what, existing !== undefined, { ...args.ownership, adopt: args.adopt }, () => makeTap(args, key));
+    return claimAndMake(owners, key, what, existing !== undefined, { ...args.ownership, adopt: args.adopt }, () => makeTap(args, key), () =>
+      withRt(args.netns, (rt) => readTap(args.name, { rt })) !== undefined,
+    );
   });
 }
 

@@ -43,7 +43,9 @@ export function applyXdp(raw: unknown) {
       const exists = describe(args.pinDir, rt) !== undefined;
       const what = `the XDP attachment of ${args.device} pinned at ${args.pinDir}`;
       // A converge or a take-over swaps the program on the link that is there.
-      const { state } = claimAndMake(owners, args.pinDir, what, exists, args, (claim) => attach({ ...args, adopt: claim !== "create" }, rt));
+      const { state } = claimAndMake(owners, args.pinDir, what, exists, args, (claim) => attach({ ...args, adopt: claim !== "create" }, rt), () =>
+        describe(args.pinDir, rt) !== undefined,
+      );
       const record: XdpRecord = { device: args.device, program: args.program, mode: args.mode };
       if (args.netns) record.netns = args.netns;
       writeRecord(XDP_RECORDS, args.pinDir, record);

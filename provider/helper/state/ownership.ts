@@ -97,16 +97,29 @@ export function ownerStore(kind: string) {
 export type OwnerStore = ReturnType<typeof ownerStore>;
 
 /**
- * Claims `key` in `store`, then runs `make` (which creates or converges the object). The
- * claim stays even when `make` fails: the object may be partly there (the runtime keeps
- * it as a partial create and the next `up` converges it as its owner); a claim on an
- * object that is not there is harmless, since an absent object is simply made again.
+ * Claims `key` in `store`, then runs `make` (which creates or converges the object). When
+ * `make` fails, the claim stays only if the object is (partly) there: the runtime keeps it
+ * as a partial create and the next `up` converges it as its owner. A failed create that
+ * left nothing (`present()` says so) takes its claim back, so the host is as it was.
  */
-export function claimAndMake<T>(store: OwnerStore, key: string, what: string, exists: boolean, who: Claimant, make: (claim: Claim) => T): T {
+export function claimAndMake<T>(
+  store: OwnerStore,
+  key: string,
+  what: string,
+  exists: boolean,
+  who: Claimant,
+  make: (claim: Claim) => T,
+  present: () => boolean,
+): T {
   const previous = store.read(key);
   const claim = decide(what, exists, previous, who);
   store.write(key, recordFor(claim, previous, who));
-  return make(claim);
+  try {
+    return make(claim);
+  } catch (err) {
+    if (claim === "create" && !present()) store.drop(key);
+    throw err;
+  }
 }
 
 /** Removes through `remove` only what the caller may remove; the record goes with the object. */
