@@ -106,7 +106,7 @@ export interface HostView {
   links: Array<{ name: string; xdp: string | null; mtu: number; txqueues: number }>;
   /** Every bpffs path (bpffs's own *.debug iterators left out). */
   pins: string[];
-  /** Files of the helper's registry under /run/hvnet (locks come and go). */
+  /** Files of the helper's registry under /run/hvnet (locks come and go), kernel ids as <id>. */
   registry: string[];
 }
 
@@ -121,6 +121,8 @@ export function hostView(lab: Lab, host: string): HostView {
   const find = (args: string[]) =>
     lab.hostExec(host, "find", args).split("\n").filter((p) => p !== "").sort();
   const pins = find(["/sys/fs/bpf", "-mindepth", "1", "-not", "-name", "*.debug"]);
-  const registry = find(["/run", "-path", "/run/hvnet*", "-not", "-path", "/run/hvnet/locks*", "-type", "f"]);
+  // Directories named by a kernel object id (a map's) get a new name with the new object.
+  const registry = find(["/run", "-path", "/run/hvnet*", "-not", "-path", "/run/hvnet/locks*", "-type", "f"])
+    .map((p) => p.replace(/\/\d+(?=\/)/g, "/<id>"));
   return { links, pins, registry };
 }
