@@ -96,3 +96,21 @@ test("the owner the SDK adds is no change, present or absent in the old state", 
     expect(diffInputs(KINDS[kind], { ...olds, __owner: "p/s/T/old" }, { ...olds, __owner: "p/s/T/n" }).changes).toBe(false);
   }
 });
+
+describe("outputs that are inputs too (FdbTable's entries)", () => {
+  const base = { table: "/sys/fs/bpf/t/maps/fdb", entries: { "100/52:54:00:00:00:01": { device: "tap0" } }, adopt: false };
+
+  test("are compared: a changed entry updates in place, the count output is not compared", () => {
+    const olds = { host: HOST, ...base, count: 1 };
+    const d = diffInputs(KINDS.FdbTable, olds, { host: HOST, ...base, entries: { "100/52:54:00:00:00:01": { device: "tap1" } } });
+    expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect(diffInputs(KINDS.FdbTable, olds, { host: HOST, ...base }).changes).toBe(false);
+  });
+
+  test("only where the kind says so: an output named like an input is otherwise not compared", () => {
+    // NetkitLower's api is an input ("auto") and an output (the API used, "lease"): comparing
+    // the recorded output with the input would replace the device at every up.
+    const olds = { host: HOST, ...BASES.NetkitLower, api: "lease" };
+    expect(diffInputs(KINDS.NetkitLower, olds, { host: HOST, ...BASES.NetkitLower }).changes).toBe(false);
+  });
+});
