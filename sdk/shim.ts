@@ -2,12 +2,18 @@
 // its inputs and again in its outputs). The engine's dynamic-provider host loads it with
 // require-from-string and calls `handler()` for the provider object, so any CommonJS text
 // exporting `handler` works: this one is a single line that loads the provider from the
-// installed package. It captures nothing (no SSH client, no class instance, no secret)
-// and costs about 100 bytes, where Pulumi's closure serialization of the same object
-// wrote 2.8 KB (a wrapper per method).
-const RUNTIME = "@hvnet/pulumi/dist/provider/runtime/dynamic";
+// installed package, through this module (the shortest path in it). It captures nothing
+// (no SSH client, no class instance, no secret) and costs about 70 bytes, where Pulumi's
+// closure serialization of the same object wrote 2.8 KB (a wrapper per method).
+const SELF = "@hvnet/pulumi/dist/sdk/shim";
 
 export function providerModule(typeName: string): string {
   if (!/^[A-Za-z]+$/.test(typeName)) throw new Error(`hvnet: "${typeName}" is not a resource type name`);
-  return `exports.handler=()=>require(${JSON.stringify(RUNTIME)}).provider(${JSON.stringify(typeName)})`;
+  return `exports.handler=()=>require(${JSON.stringify(SELF)}).p(${JSON.stringify(typeName)})`;
+}
+
+/** The provider object of a type (what the line above calls); the runtime loads only when a provider is. */
+export function p(typeName: string): object {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("../provider/runtime/dynamic") as typeof import("../provider/runtime/dynamic")).provider(typeName);
 }

@@ -1,16 +1,29 @@
-// The runtime behind the dynamic-provider shims of sdk/: one function per CRUD method,
-// taking the resource's type name. It lives in the installed package, so the shim Pulumi
-// serializes into each resource's state stays a few lines that `require()` this module.
+// The runtime behind the dynamic provider of sdk/ (one object per resource type, see
+// provider() below): one function per CRUD method, taking the resource's type name. It
+// lives in the installed package, so what Pulumi stores with each resource stays one line.
+//
+// It also decides what of a host the state keeps. A host the stack config `hosts` (or the
+// lab inventory) gives exactly as the program does is stored as a plain reference,
+// `__host: {name, address, port?}`, and every operation takes the connection (host key,
+// jump host, private key) from the config of its run, as refresh and destroy always took
+// a rotated host key. Any other host is stored whole, a secret, because nothing else can
+// give its keys back. Pulumi rewrites the whole checkpoint after every step, so each byte
+// of a resource's state costs N times: the secret host (a private key is 400 bytes for
+// ed25519, 2.5 KB for RSA, as ciphertext in the inputs and again in the outputs) was most
+// of an FdbEntry's.
 import { KINDS, ResourceKind } from "../resources";
 import { checkInputs, requireValidInputs } from "./check";
 import { diffInputs } from "./diff";
 import { createResource, readResource, updateResource, deleteResource, PartialCreateError } from "./operations";
 import { sharedPool } from "./pool";
 import { ConfigSource, configureHosts, currentConnection } from "./host-config";
-import { HostSpec, hostIdentity, withDefaults } from "../transport/host-spec";
+import { DEFAULT_PORT, HostSpec, hostIdentity, withDefaults } from "../transport/host-spec";
 import { sameValue } from "./values";
 
 type Props = Record<string, any>;
+
+/** Where the state keeps a host the config gives (see above). */
+const HOST_REF = "__host";
 
 function kindOf(typeName: string): ResourceKind {
   const kind = KINDS[typeName];
@@ -18,70 +31,84 @@ function kindOf(typeName: string): ResourceKind {
   return kind;
 }
 
-export async function check(typeName: string, _olds: Props, news: Props) {
-  const result = checkInputs(kindOf(typeName), news);
-  if (result.failures.length === 0) result.inputs = withoutSuppliedCredentials(result.inputs);
-  return result;
-}
-
 const hasCredentials = (h: HostSpec) => h.privateKey !== undefined || h.agentSocket !== undefined;
 
-function withoutCredentials(h: HostSpec): HostSpec {
-  const { privateKey: _k, agentSocket: _a, ...rest } = h;
-  return rest.jumpHost ? { ...rest, jumpHost: withoutCredentials(rest.jumpHost) } : rest;
+/** The host's identity and the machine it names (a lab inventory found by the default path stands in only for the same machine: host-config.ts). */
+function hostReference(h: HostSpec): HostSpec {
+  const ref: HostSpec = { address: h.address };
+  if (h.name !== undefined) ref.name = h.name;
+  if (h.port !== undefined && h.port !== DEFAULT_PORT) ref.port = h.port;
+  return ref;
+}
+
+/** Checked inputs as the state keeps them: a host the config gives as a reference, adopt only when true. */
+function stored(inputs: Props): Props {
+  const { adopt, host, ...rest } = inputs;
+  // adopt: false is the default and matters only at creation: not worth keeping twice.
+  const out: Props = adopt === false ? rest : { ...rest, adopt };
+  if (host && typeof host === "object" && hasCredentials(host)) {
+    const current = currentConnection(host);
+    if (current !== host && sameValue(withDefaults(current), withDefaults(host))) return { ...out, [HOST_REF]: hostReference(host) };
+  }
+  return { ...out, host };
+}
+
+/** Stored props with `host` as the operations expect it: a reference stays one (no credentials). */
+function withHostField(props: Props): Props {
+  if (!props || props[HOST_REF] === undefined) return props;
+  const { [HOST_REF]: ref, ...rest } = props;
+  return { ...rest, host: ref };
+}
+
+/** Operation results back in stored form: the host as the state had it. */
+function asStored(result: Props, recorded: Props): Props {
+  const { host: _live, ...rest } = result;
+  return recorded[HOST_REF] !== undefined ? { ...rest, [HOST_REF]: recorded[HOST_REF] } : { ...rest, host: recorded.host };
 }
 
 /**
- * The state keeps a host's credentials only when nothing else can give them back: a host
- * the stack config `hosts` (or the lab inventory) gives exactly as the program does is
- * kept without its private keys, and every operation takes them from the config of its
- * run (as refresh and destroy already take a rotated host key). A private key is the
- * largest part of a resource's state (about 400 bytes for ed25519, 2.5 KB for RSA, secret
- * ciphertext in its inputs and again in its outputs), and a key kept nowhere but the
- * config leaves with a rotation instead of staying behind in every checkpoint.
+ * props with a connection for the host: a host stored whole is used as it is (create,
+ * update) or through its current connection of the same identity (read, delete: a rotated
+ * host key); a reference only through the current config, which must still have it.
  */
-function withoutSuppliedCredentials(inputs: Props): Props {
-  const host = inputs.host as HostSpec | undefined;
-  if (!host || typeof host !== "object" || !hasCredentials(host)) return inputs;
-  const current = currentConnection(host);
-  if (current === host || !sameValue(withDefaults(current), withDefaults(host))) return inputs;
-  return { ...inputs, host: withoutCredentials(host) };
-}
-
-/**
- * props with the credentials of a host the state keeps none for, from the current stack
- * config; one with credentials of its own is left as the program gave it.
- */
-function withCredentials(typeName: string, what: string, props: Props): Props {
+function connected(typeName: string, what: string, stored: Props, current: boolean): Props {
+  const props = withHostField(stored);
   const host = props?.host as HostSpec | undefined;
-  if (!host || typeof host !== "object" || hasCredentials(host)) return props;
-  const current = currentConnection(host);
-  if (!hasCredentials(current)) {
+  if (!host || typeof host !== "object") return props;
+  if (hasCredentials(host) && !current) return props;
+  const live = currentConnection(host);
+  if (!hasCredentials(live)) {
     const name = hostIdentity(host);
     throw new Error(
       `hvnet ${typeName} ${what}: host "${name}" came from the stack config \`hosts\` (or the lab inventory), so the state keeps ` +
-        `no private key for it, and the current config has no host "${name}": add "${name}" back to config \`hosts\` ` +
-        `(or point hvnet:inventory at an inventory that has it) and run the command again`,
+        `no private key for it, and the config this run sees has no host "${name}": add "${name}" back to config \`hosts\` ` +
+        `or to the inventory file hvnet:inventory names, and run the command again (refresh and destroy see the stack ` +
+        `config of the last up unless given --run-program)`,
     );
   }
-  return { ...props, host: current };
+  return live === host ? props : { ...props, host: live };
+}
+
+export async function check(typeName: string, _olds: Props, news: Props) {
+  const result = checkInputs(kindOf(typeName), news);
+  if (result.failures.length === 0) result.inputs = stored(result.inputs);
+  return result;
 }
 
 export async function diff(typeName: string, _id: string, olds: Props, news: Props) {
-  return diffInputs(kindOf(typeName), olds, news);
+  return diffInputs(kindOf(typeName), withHostField(olds), withHostField(news));
 }
 
 export async function create(typeName: string, inputs: Props) {
   // Pulumi checks before it creates; checking again costs nothing and keeps bad input
   // from ever reaching a host, whoever calls this.
   const kind = kindOf(typeName);
-  const recorded = inputs?.host;
   try {
-    const result = await createResource(sharedPool(), kind, requireValidInputs(kind, withCredentials(typeName, "create", inputs)));
-    return { ...result, outs: { ...result.outs, host: recorded } };
+    const result = await createResource(sharedPool(), kind, requireValidInputs(kind, connected(typeName, "create", inputs, false)));
+    return { ...result, outs: asStored(result.outs, inputs) };
   } catch (err) {
-    // What stayed behind is recorded as checked: without credentials from the config.
-    if (err instanceof PartialCreateError) (err.properties as Props).host = recorded;
+    // What stayed behind is recorded in stored form too: no credentials from the config.
+    if (err instanceof PartialCreateError) Object.assign(err, { properties: asStored(err.properties, inputs) });
     throw err;
   }
 }
@@ -90,29 +117,23 @@ export function configure(config: ConfigSource): void {
   configureHosts(config);
 }
 
-/** props with the host's current connection (see host-config.ts), or props as they are. */
-function withCurrentHost(typeName: string, what: string, props: Props): Props {
-  if (!props?.host) return props;
-  const host = currentConnection(props.host as HostSpec);
-  return withCredentials(typeName, what, host === props.host ? props : { ...props, host });
-}
-
 export async function read(typeName: string, id: string, props: Props) {
   const recorded = props ?? {};
-  const result = await readResource(sharedPool(), kindOf(typeName), id, withCurrentHost(typeName, `read of ${id}`, recorded));
-  // The state keeps the connection the program gave; refresh only reads through the current one.
-  if (recorded.host && result.props.host) result.props.host = recorded.host;
+  const result = await readResource(sharedPool(), kindOf(typeName), id, connected(typeName, `read of ${id}`, recorded, true));
+  // The state keeps the host as it was; refresh only reads through the current connection.
+  if (result.props.host && (recorded.host || recorded[HOST_REF])) result.props = asStored(result.props, recorded);
   return result;
 }
 
 export async function update(typeName: string, id: string, olds: Props, news: Props) {
   const kind = kindOf(typeName);
-  const result = await updateResource(sharedPool(), kind, id, olds, requireValidInputs(kind, withCredentials(typeName, `update of ${id}`, news)));
-  return { outs: { ...result.outs, host: news?.host } };
+  const live = requireValidInputs(kind, connected(typeName, `update of ${id}`, news, false));
+  const result = await updateResource(sharedPool(), kind, id, withHostField(olds), live);
+  return { outs: asStored(result.outs, news) };
 }
 
 export async function remove(typeName: string, id: string, props: Props) {
-  return deleteResource(sharedPool(), kindOf(typeName), id, withCurrentHost(typeName, `delete of ${id}`, props));
+  return deleteResource(sharedPool(), kindOf(typeName), id, connected(typeName, `delete of ${id}`, props, true));
 }
 
 const providers = new Map<string, object>();

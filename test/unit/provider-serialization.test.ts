@@ -39,14 +39,14 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
-test("each resource's provider is one line of about 100 bytes that loads the runtime, with every method", () => {
+test("each resource's provider is one line of about 70 bytes that loads the runtime, with every method", () => {
   const loaded: Record<string, { text: string; methods: string[]; same: boolean }> = JSON.parse(
     execFileSync("node", ["-e", SCRIPT, SHIM, JSON.stringify(KINDS)], { cwd: project, encoding: "utf8" }),
   );
   expect(Object.keys(loaded)).toEqual(KINDS);
   for (const [kind, { text, methods, same }] of Object.entries(loaded)) {
     // The state budget (2 KB per FdbEntry) stores this twice per resource.
-    expect(text.length).toBeLessThan(128);
+    expect(text.length).toBeLessThan(96);
     expect(text).not.toContain("\n");
     expect(text).toContain(JSON.stringify(kind));
     expect(methods.sort()).toEqual([...METHODS].sort());

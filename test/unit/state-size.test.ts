@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { check, configure, read, remove, update } from "../../provider/runtime/dynamic";
+import { check, configure, diff, read, remove, update } from "../../provider/runtime/dynamic";
 import { forgetCheckedHosts } from "../../provider/runtime/check";
 import type { HostSpec } from "../../provider/transport/host-spec";
 
@@ -40,7 +40,11 @@ test("a host the stack config gives as the program does is checked without its p
   configureWith([host({ jumpHost: jump })]);
   const { inputs, failures } = await check("FdbEntry", {}, entry(host({ jumpHost: jump })));
   expect(failures).toEqual([]);
-  expect(inputs.host).toEqual({ name: "hv1", address: "198.18.0.11", port: 22, user: "root", hostKey: HOST_KEY, jumpHost: { name: "bastion", address: "198.18.0.1", hostKey: HOST_KEY } });
+  // The host's identity and machine only, no secret to keep: key, host key and jump host
+  // come from the config of each run.
+  expect(inputs.host).toBeUndefined();
+  expect(inputs.__host).toEqual({ name: "hv1", address: "198.18.0.11" });
+  expect(inputs).not.toHaveProperty("adopt"); // the default, not stored
   expect(JSON.stringify(inputs)).not.toContain("PRIVATE KEY");
   // Checking the checked inputs again (Pulumi may) keeps them as they are: no key comes back.
   forgetCheckedHosts();
@@ -58,11 +62,24 @@ test("a host given differently from the config, or not in it, keeps its keys", a
 test("refresh, update and destroy of a host whose keys the state does not keep, with the host gone from the config, say what to do", async () => {
   configureWith([host()]);
   const { inputs } = await check("FdbEntry", {}, entry(host()));
-  expect(inputs.host).not.toHaveProperty("privateKey");
+  expect(inputs.__host).toEqual({ name: "hv1", address: "198.18.0.11" });
   configureWith([host({ name: "hv2", address: "198.18.0.12" })]);
-  const message = /host "hv1" came from the stack config `hosts` \(or the lab inventory\), so the state keeps no private key for it, and the current config has no host "hv1": add "hv1" back/;
+  const message = /host "hv1" came from the stack config `hosts` \(or the lab inventory\), so the state keeps no private key for it, and the config this run sees has no host "hv1": add "hv1" back to config `hosts` or to the inventory file/;
   await expect(read("FdbEntry", ID, inputs)).rejects.toThrow(message);
   await expect(remove("FdbEntry", ID, inputs)).rejects.toThrow(message);
   await expect(update("FdbEntry", ID, inputs, inputs)).rejects.toThrow(message);
   await expect(read("FdbEntry", ID, inputs)).rejects.toThrow(/FdbEntry read of hv1\/fdb\//);
+});
+
+test("diff sees a host reference as the host: the same reference is no change, another machine of that name an update, another name a replacement", async () => {
+  configureWith([host(), host({ name: "hv2", address: "198.18.0.12" })]);
+  const { inputs } = await check("FdbEntry", {}, entry(host()));
+  expect(await diff("FdbEntry", ID, { ...inputs, ifindex: 3 }, inputs)).toMatchObject({ changes: false });
+  // The same resource given its host inline (keys in the state from now on): an update.
+  configure(config({}));
+  forgetCheckedHosts();
+  const inline = (await check("FdbEntry", {}, entry(host()))).inputs;
+  expect(inline.host).toMatchObject({ privateKey });
+  expect(await diff("FdbEntry", ID, inputs, inline)).toMatchObject({ changes: true, replaces: [] });
+  expect(await diff("FdbEntry", ID, inputs, { ...inputs, __host: { name: "hv2", address: "198.18.0.12" } })).toMatchObject({ replaces: ["host"] });
 });
