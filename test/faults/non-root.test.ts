@@ -140,7 +140,7 @@ test("a symlink planted in the upload to a root-only file is refused, and nothin
   const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
   await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
   const plant = await conn.exec(`rm ${dir}/bundle/helper.js && ln -s /run/hvt-secret ${dir}/bundle/helper.js`);
-  expect(plant.code).toBe(0);
+  expect({ code: plant.code, signal: plant.signal, stderr: plant.stderr }).toEqual({ code: 0, signal: undefined, stderr: "" });
 
   const r = await conn.exec(installCommand(bundle.hash, conn.user, dir));
   expect(r.code).toBe(4);
@@ -158,7 +158,10 @@ test("an upload with a file the bundle does not have is refused before anything 
   const home = (await conn.exec("pwd")).stdout.trim();
   const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
   await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
-  expect((await conn.exec(`echo extra > ${dir}/bundle/preload.js`)).code).toBe(0);
+  // The whole result on failure: once, under heavy load, this step came back without an
+  // exit status (code null), and only the signal and stderr can say why.
+  const extra = await conn.exec(`echo extra > ${dir}/bundle/preload.js`);
+  expect({ code: extra.code, signal: extra.signal, stderr: extra.stderr }).toEqual({ code: 0, signal: undefined, stderr: "" });
   const r = await conn.exec(installCommand(bundle.hash, conn.user, dir));
   expect(r.code).toBe(4);
   expect(r.stderr).toContain(`hvnet-launch: refusing to install bundle ${bundle.hash}: the files are not the manifest's (preload.js )`);
