@@ -57,8 +57,11 @@ function setup(opts: FakeOptions = {}) {
   const nic = fake.addNic("eth0", { rxQueues: NIC_QUEUES });
   const rt = new RtNetlink(new NetlinkClient(fake.transport(NETLINK_ROUTE)));
   const netdev = new NetdevGenl(new GenlClient(new NetlinkClient(fake.transport(NETLINK_GENERIC))));
-  const k: NetkitKernel = { rt, target: rt, netdev, kernelRelease: RELEASE };
-  return { fake, nic, k, netdev };
+  // A test double of bpffs: path → entries of the XSKMAP pinned there.
+  const xsk = new Map<string, number>();
+  const xskMap = { ensure: (p: string, n: number) => void (xsk.has(p) || xsk.set(p, n)), remove: (p: string) => void xsk.delete(p) };
+  const k: NetkitKernel = { rt, target: rt, netdev, kernelRelease: RELEASE, xskMap };
+  return { fake, nic, k, netdev, xsk };
 }
 
 const args = (raw: Record<string, unknown>) => readNetkitArgs(InputReader.of({ lowerDevice: "eth0", ...raw }));
@@ -199,6 +202,15 @@ test("policy drop is refused before any kernel call, naming the field: Linux 7.3
     encodeAttrs([nla.nest(18, [nla.string(1, "netkit"), nla.nest(2, [nla.u32(6, 0)])])]),
   ]), { op: "RTM_NEWLINK" }));
   expect(e.message).toContain("scrubbing cannot be changed after device creation");
+});
+
+test("apply pins the XSKMAP qemuNetdev's map-path names, one entry per leased queue; remove takes it away (test doubles, not the kernel)", () => {
+  const { k, xsk } = setup();
+  const out = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 } }));
+  expect(out.qemuNetdev).toContain(`map-path=${xskMapPin("nk0")}`);
+  expect(xsk.get(xskMapPin("nk0"))).toBe(2);
+  N.removeNetkitOn(k, { name: "nk0" });
+  expect(xsk.has(xskMapPin("nk0"))).toBe(false);
 });
 
 describe("NetkitLower show and remove (test double, not the kernel)", () => {

@@ -3,12 +3,15 @@
 // netdevsim with our RSS/ntuple bookkeeping (scripts/vmlab/netdevsim): the ethtool core
 // (context ids, tables, refusals) and the queue lease are the kernel's. Witnesses: ethtool,
 // ip and the kernel's ynl over SSH. Software emulation (TCG): no timing here is performance.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
 import { KINDS } from "../../provider/resources";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
+import { requireCommand } from "../support/require-root";
 import { safeName, vmLabUp, VmLab, VMLAB_UP_TIMEOUT_MS } from "./support/vm-lab";
 
 jest.setTimeout(5 * 60_000);
@@ -23,7 +26,8 @@ beforeAll(async () => {
   if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
   lab = await vmLabUp(1);
   nic = safeName(lab.inventory.hosts[0].uplink);
-  pool = new HostPool({ helperDir: HELPER_DIR });
+  // Under TCG a fresh helper takes longer than the default 20 s to answer hello.
+  pool = new HostPool({ helperDir: HELPER_DIR, helloTimeoutMs: 120_000 });
 }, VMLAB_UP_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -160,6 +164,12 @@ function queueGet(ifindex: number, id: number, netns?: string): QueueSeen {
   return JSON.parse(lab.sshOk(`${inNs}ynl --spec ${YNL_SPECS}/netdev.yaml --output-json --do queue-get --json '${json}'`)) as QueueSeen;
 }
 
+/** A bpffs path from the helper's output, checked before it goes into a remote command. */
+function safePath(p: string): string {
+  if (!/^\/sys\/fs\/bpf\/[A-Za-z0-9_./-]+$/.test(p) || p.includes("..")) throw new Error(`unexpected pin path '${p}'`);
+  return p;
+}
+
 function ifindexOf(dev: string, netns?: string): number {
   const inNs = netns ? `ip netns exec ${safeName(netns)} ` : "";
   return Number(lab.sshOk(`${inNs}cat /sys/class/net/${safeName(dev)}/ifindex`).trim());
@@ -177,7 +187,7 @@ describe("NetkitLower on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; t
   });
 
   afterAll(() => {
-    lab.ssh(`ip netns del ${ns}; ip link del nk-t1 2>/dev/null; ip link del nk-t2 2>/dev/null; true`);
+    lab.ssh(`ip netns del ${ns}; ip link del nk-t1 2>/dev/null; ip link del nk-t2 2>/dev/null; rm -rf /sys/fs/bpf/hvnet/netkit/nk-t1 /sys/fs/bpf/hvnet/netkit/nk-t2; rm -f /tmp/hvt-xsk-bind; true`);
   });
 
   test("create: a single device, its queues leased through queue-create, moved into the netns; queue-get sees the lease from both devices", async () => {
@@ -216,6 +226,49 @@ describe("NetkitLower on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; t
     expect(r.props).toMatchObject({ ifindex: outs.ifindex, leases: outs.leases, api: "lease" });
   });
 
+  test("the af-xdp hand-off: as QEMU would with inhibit=on,map-path, an AF_XDP socket binds the leased queue in copy mode and goes into the pinned XSKMAP, unprivileged with CAP_NET_RAW once the pin is the user's", () => {
+    // xsk-bind (test/vmlab/afxdp) does what QEMU's af-xdp netdev does for one queue; it runs
+    // in the device's netns with the host's bpffs (nsenter, not `ip netns exec`, which
+    // remounts /sys and hides it), as QEMU would.
+    requireCommand("gcc");
+    const local = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hvt-xsk-")), "xsk-bind");
+    execFileSync("nice", ["-n", "10", "gcc", "-static", "-O2", "-Wall", "-o", local, path.join(__dirname, "afxdp", "xsk-bind.c")]);
+    lab.copyTo(local, "/tmp/hvt-xsk-bind");
+    fs.rmSync(path.dirname(local), { recursive: true, force: true });
+    const opts = Object.fromEntries(outs.qemuNetdev.split(",").slice(1).map((kv: string) => kv.split("=")));
+    expect(opts).toMatchObject({ ifname: "nk-t1", "start-queue": "1", queues: "2", inhibit: "on" });
+    const pin = safePath(opts["map-path"]);
+    expect(lab.sshOk(`bpftool -j map show pinned ${pin}`)).toMatch(/"type":"xskmap".*"max_entries":2/);
+    const bind = (queue: number, key: number, mode: string, asUser: boolean, dev = "nk-t1", netns: string | null = ns) => {
+      const inNs = netns ? `nsenter --net=/run/netns/${netns} ` : "";
+      const user = asUser ? "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+net_raw --ambient-caps=-all,+net_raw " : "";
+      return lab.ssh(`${inNs}${user}/tmp/hvt-xsk-bind ${dev} ${queue} ${pin} ${key} ${mode}`).stdout.trim();
+    };
+    const first = Number(opts["start-queue"]);
+    // As root: copy mode binds each leased netkit queue; zero-copy is refused by netdevsim;
+    // the NIC's leased queue itself is taken.
+    expect(bind(first, 0, "copy", false)).toMatch(/^ok .*queue=1 mode=copy key=0 uid=0$/);
+    expect(bind(first + 1, 1, "copy", false)).toMatch(/^ok .*queue=2 mode=copy key=1 uid=0$/);
+    expect(bind(first, 0, "zerocopy", false)).toMatch(/^bind EOPNOTSUPP/);
+    expect(bind(6, 0, "copy", false, nic, null)).toMatch(/^bind EBUSY/);
+    // Unprivileged (uid 65534, CAP_NET_RAW only): the kernel lets it make and bind the
+    // socket; the pin is root's, so opening the map is refused until it is the user's.
+    expect(bind(first, 0, "copy", true)).toMatch(/^obj_get EACCES/);
+    const dirs = ["/sys/fs/bpf", "/sys/fs/bpf/hvnet", "/sys/fs/bpf/hvnet/netkit"];
+    const before = lab.sshOk(`stat -c '%a %u:%g' ${dirs.join(" ")} ${path.posix.dirname(pin)} ${pin}`);
+    try {
+      lab.sshOk(`chmod o+x ${dirs.join(" ")} && chown 65534:65534 ${path.posix.dirname(pin)} ${pin}`);
+      expect(bind(first, 0, "copy", true)).toMatch(/^ok .*queue=1 mode=copy key=0 uid=65534$/);
+      // Without CAP_NET_RAW no AF_XDP socket at all: the capability QEMU needs.
+      const noCaps = lab.ssh(`nsenter --net=/run/netns/${ns} setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all /tmp/hvt-xsk-bind nk-t1 1 ${pin} 0 copy`);
+      expect(noCaps.stdout).toMatch(/^socket EPERM/);
+    } finally {
+      const modes = before.trim().split("\n").map((l) => l.split(" "));
+      const paths = [...dirs, path.posix.dirname(pin), pin];
+      lab.sshOk(paths.map((p, i) => `chmod ${modes[i][0]} ${p} && chown ${modes[i][1]} ${p}`).join(" && ") + " && rm -f /tmp/hvt-xsk-bind");
+    }
+  });
+
   test("policy: the kernel keeps a single device at pass and refuses a change (EOPNOTSUPP); hvnet refuses drop at check, naming the field", async () => {
     const json = JSON.stringify({ ifname: "nk-t1", linkinfo: { kind: "netkit", data: { policy: "blackhole" } } });
     const r = lab.ssh(`ip netns exec ${ns} ynl --spec ${YNL_SPECS}/rt-link.yaml --do newlink --json '${json}'`);
@@ -250,6 +303,7 @@ describe("NetkitLower on Linux 7.x (netdevsim with our RSS/ntuple bookkeeping; t
     expect(lab.ssh(`ip -n ${ns} link show nk-t1`).status).not.toBe(0);
     const nicIndex = ifindexOf(nic);
     for (const q of [6, 7]) expect(queueGet(nicIndex, q).lease).toBeUndefined();
+    expect(lab.ssh("ls /sys/fs/bpf/hvnet/netkit/nk-t1").status).not.toBe(0);
     lab.sshOk(`ethtool -L ${nic} combined 4 && ethtool -L ${nic} combined 8`);
     const r = await readResource(pool, KINDS.NetkitLower, id, { host: lab.spec() });
     expect(r.id).toBe("");

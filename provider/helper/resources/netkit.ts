@@ -4,7 +4,9 @@
 //
 // This machine's kernel has no netkit: the logic runs against the kernel's netlink
 // interface, which tests replace with a test double (test/support/fake-netlink.ts).
+import * as fs from "node:fs";
 import * as os from "node:os";
+import { dirname } from "node:path";
 import { InputReader } from "../validate/reader";
 import { readNamedDevice, readOwnership, Ownership } from "./common-args";
 import { RtNetlink, isKindNotSupported, Link } from "../kernel/netlink/rtnetlink";
@@ -15,6 +17,9 @@ import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { BPFFS_ROOT } from "../validate/formats";
+import { bpfCall } from "../kernel/bpf/internal/syscall";
+import { closeFd } from "../kernel/bpf/internal/fd";
+import { ensureBpffs, pinFd, removePin } from "../kernel/bpf/pin";
 import { readNetkitArgs, NetkitArgs } from "./netkit-args";
 
 const owners = ownerStore("netkit");
@@ -27,7 +32,52 @@ export interface NetkitKernel {
   target: RtNetlink;
   netdev: NetdevGenl;
   kernelRelease: string;
+  /** The XSKMAP behind qemuNetdev's map-path (bpffs, whatever the netns); test doubles of netlink alone leave it out. */
+  xskMap?: XskMapPins;
 }
+
+export interface XskMapPins {
+  /** Pins an XSKMAP of `entries` sockets at `path` unless one is there already. */
+  ensure(path: string, entries: number): void;
+  remove(path: string): void;
+}
+
+const BPF_MAP_CREATE = 0;
+const BPF_MAP_TYPE_XSKMAP = 17;
+
+/**
+ * QEMU with inhibit=on loads no program and makes no map: it opens the XSKMAP pinned at
+ * map-path and puts its socket for queue i at key map-start-index (0) + i. Without the
+ * pin QEMU fails to start, so the device's apply makes it.
+ */
+export const kernelXskMaps: XskMapPins = {
+  ensure(path, entries) {
+    ensureBpffs(BPFFS_ROOT);
+    if (fs.existsSync(path)) return;
+    // union bpf_attr, map_create: type, key_size, value_size, max_entries, flags,
+    // inner_map_fd, numa_node, map_name[16] at 28.
+    const attr = Buffer.alloc(64);
+    attr.writeUInt32LE(BPF_MAP_TYPE_XSKMAP, 0);
+    attr.writeUInt32LE(4, 4);
+    attr.writeUInt32LE(4, 8);
+    attr.writeUInt32LE(entries, 12);
+    attr.write("hn_xsks", 28, "latin1");
+    const fd = bpfCall(BPF_MAP_CREATE, attr, "bpf BPF_MAP_CREATE xskmap", path);
+    try {
+      pinFd(fd, path);
+    } finally {
+      closeFd(fd);
+    }
+  },
+  remove(path) {
+    removePin(path);
+    try {
+      fs.rmdirSync(dirname(path));
+    } catch {
+      // not empty or already gone: someone else's files stay
+    }
+  },
+};
 
 export interface Lease {
   physicalQueue: number;
@@ -79,6 +129,7 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
   if (existing) {
     if (existing.kind !== "netkit") throw new OpError("EEXIST", `device ${args.name} exists and is a ${existing.kind ?? "non-netkit"} device`);
     const leases = leasesOf(k, existing, lower);
+    k.xskMap?.ensure(xskMapPin(args.name), args.queues.count);
     return { ifindex: existing.ifindex, leases, api: "lease", qemuNetdev: qemuNetdev(args, leases[0]?.netkitQueue ?? 1) };
   }
   const api = chooseApi(k, args);
@@ -101,6 +152,7 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
       const netkitQueue = k.netdev.queueCreate({ ifindex: nk.ifindex, type: "rx", lease: { ifindex: lower.ifindex, queue: { id: q, type: "rx" } } });
       leases.push({ physicalQueue: q, netkitQueue });
     }
+    k.xskMap?.ensure(xskMapPin(args.name), args.queues.count);
     if (args.netns) k.rt.moveToNetns(args.name, args.netns);
   } catch (err) {
     // A lease cannot be undone except by deleting the device: delete it so nothing
@@ -110,6 +162,7 @@ function makeNetkit(k: NetkitKernel, args: NetkitArgs, lower: Link, existing: Li
     } catch {
       // already gone
     }
+    attemptQuietly(() => k.xskMap?.remove(xskMapPin(args.name)));
     const range = `${args.queues.start}-${args.queues.start + args.queues.count - 1}`;
     if (err instanceof KernelError && err.code === "EBUSY") {
       throw new OpError("EBUSY", `queues: a queue of ${args.lowerDevice} in ${range} is already leased or used by AF_XDP (${err.message})`);
@@ -143,11 +196,19 @@ export function showNetkitOn(k: NetkitKernel, id: { name: string; lowerDevice?: 
 export function removeNetkitOn(k: NetkitKernel, id: { name: string; netns?: string; who?: Ownership }) {
   return releaseAndRemove(owners, ownerKey(id.netns, id.name), id.who ?? {}, () => {
     const nk = k.target.findLink(id.name);
-    if (!nk) return { removed: false };
-    if (nk.kind !== "netkit") throw new OpError("EEXIST", `device ${id.name} is a ${nk.kind ?? "non-netkit"} device, not hvnet's netkit`);
-    k.target.deleteLink(nk.ifindex); // ends its leases too
-    return { removed: true };
+    if (nk && nk.kind !== "netkit") throw new OpError("EEXIST", `device ${id.name} is a ${nk.kind ?? "non-netkit"} device, not hvnet's netkit`);
+    if (nk) k.target.deleteLink(nk.ifindex); // ends its leases too
+    k.xskMap?.remove(xskMapPin(id.name));
+    return { removed: nk !== undefined };
   });
+}
+
+function attemptQuietly(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // best effort: the original error is the one to report
+  }
 }
 
 function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
@@ -164,7 +225,7 @@ function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T
   const target = netns ? RtNetlink.open({ netns }) : rt;
   const genl = GenlClient.open();
   try {
-    return fn({ rt, target, netdev: new NetdevGenl(genl), kernelRelease: os.release() });
+    return fn({ rt, target, netdev: new NetdevGenl(genl), kernelRelease: os.release(), xskMap: kernelXskMaps });
   } finally {
     rt.close();
     if (target !== rt) target.close();

@@ -44,6 +44,8 @@ export interface VmLab {
   /** One remote command over real SSH with the pinned key (a witness, not the product). */
   ssh(command: string, host?: number): SshResult;
   sshOk(command: string, host?: number): string;
+  /** Copies a local file to the guest (over the same SSH) with the given mode. */
+  copyTo(local: string, remote: string, mode?: string, host?: number): void;
   /** The connection the provider gets, as a stack would give it. */
   spec(host?: number): HostSpec;
   down(): Promise<void>;
@@ -111,6 +113,14 @@ export async function vmLabUp(hosts = 1): Promise<VmLab> {
       const r = ssh(command, host);
       if (r.status !== 0) throw new Error(`'${command}' on VM lab host ${inventory.hosts[host].name} failed (${r.status}): ${r.stderr}`);
       return r.stdout;
+    },
+    copyTo(local, remote, mode = "755", host = 0) {
+      const r = spawnSync("ssh", [...sshArgs(inventory.hosts[host], inventory.knownHosts), `cat > '${remote}' && chmod ${mode} '${remote}'`], {
+        input: readFileSync(local),
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+      if (r.status !== 0) throw new Error(`copying ${local} to ${remote} on VM lab host ${inventory.hosts[host].name} failed: ${r.stderr}`);
     },
     spec(host = 0) {
       const h = inventory.hosts[host];
