@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { labUp, type Lab } from "../support/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
-import { link, snapshotAll, sshLogins, type HostSnapshot } from "../e2e/support/hosts";
+import { hvnetTimes, link, snapshotAll, sshLogins, type HostSnapshot } from "../e2e/support/hosts";
 import { ExampleProject, REPO } from "../e2e/support/project";
 import { requireBuiltCli, runCli } from "../cli/support/run-cli";
 import { runFleet, type FleetEvent } from "../../sdk/fleet";
@@ -62,10 +62,20 @@ test("up: the canary shard alone first, then the other shards at the same time; 
   const at = (type: string, shard: string) => events.find(({ e }) => e.type === type && ("shard" in e ? e.shard : e.result.shard) === shard)!.at;
   // The canary finished before any other shard started.
   expect(at("shard-end", "r2")).toBeLessThanOrEqual(Math.min(at("shard-start", "r1"), at("shard-start", "r3")));
-  // The two others were in flight together: each started before the other ended.
-  expect(Math.max(at("shard-start", "r1"), at("shard-start", "r3"))).toBeLessThan(Math.min(at("shard-end", "r1"), at("shard-end", "r3")));
-  console.log(`fleet: up of 3 shards; canary r2 ${result.shards[0].ms} ms, r1 ${result.shards[1].ms} ms, r3 ${result.shards[2].ms} ms, overlap of r1 and r3 ${
-    Math.min(at("shard-end", "r1"), at("shard-end", "r3")) - Math.max(at("shard-start", "r1"), at("shard-start", "r3"))} ms`);
+  // The two others were in flight together, as their hosts' own file times say: the span
+  // from a shard's first helper deployment to the last object made on its hosts overlaps
+  // the other's. Shards run one after another would not overlap.
+  const span = (hosts: string[]) => {
+    const t = hosts.flatMap((h) => hvnetTimes(lab, h));
+    return { start: Math.min(...t), end: Math.max(...t) };
+  };
+  const r1 = span(["hv1", "hv2"]);
+  const r3 = span(["hv5", "hv6"]);
+  const overlap = Math.min(r1.end, r3.end) - Math.max(r1.start, r3.start);
+  console.log(`fleet: up of 3 shards; canary r2 ${result.shards[0].ms} ms, r1 ${result.shards[1].ms} ms, r3 ${result.shards[2].ms} ms; r1 and r3 on their hosts overlap ${overlap.toFixed(3)} s`);
+  expect(overlap).toBeGreaterThan(0);
+  // And the canary's hosts were done before either of the others was first touched.
+  expect(span(["hv3", "hv4"]).end).toBeLessThan(Math.min(r1.start, r3.start));
 
   // Per-host progress: each host's three resources, attributed to it and its shard.
   for (const [h, rack] of Object.entries(RACK)) {
@@ -125,6 +135,26 @@ test("a failing shard stops the shards not yet started: hvnet fleet up exits 1 n
     lab.hostExec("hv3", "bpftool", ["net", "detach", "xdpgeneric", "dev", "uplink0"]);
   }
   const destroyed = await cli(["destroy", "--no-canary"]);
+  expect(destroyed.code).toBe(0);
+  const after = snapshotAll(lab);
+  for (const h of Object.keys(RACK)) expect(after[h]).toEqual(pristine[h]);
+});
+
+test("a mis-keyed host fails its shard with one line naming the shard, the host and what to update", async () => {
+  // hv2's entry pins hv1's host key: what an inventory holds after hv2 was reinstalled.
+  const miskeyed = path.join(project.root, "miskeyed-inventory.json");
+  const hosts = lab.inventory.hosts.map((h) => ({ ...h, labels: { rack: RACK[h.name] } }));
+  hosts[1] = { ...hosts[1], hostKey: hosts[0].hostKey };
+  writeFileSync(miskeyed, JSON.stringify({ hosts }));
+  const r = await runCli(["fleet", "up", "--project", project.dir, "--inventory", miskeyed, "--shard-by", "rack", "--only", "r1"], { PULUMI_BACKEND_URL: backendUrl }, 10 * 60_000);
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^hvnet: shard r1 \(stack fleet-r1\) failed: hv2: .*host key mismatch: expected SHA256:\S+, host presented .*update host\.hostKey\)$/);
+  expect(r.stdout).toMatch(/r1[\s│]+fleet-r1[\s│]+hv2[\s│]+failed/);
+  expect(r.stdout).not.toContain(readFileSync(lab.inventory.hosts[0].privateKeyPath, "utf8").split("\n")[1]);
+
+  const destroyed = await cli(["destroy", "--only", "r1"]);
   expect(destroyed.code).toBe(0);
   const after = snapshotAll(lab);
   for (const h of Object.keys(RACK)) expect(after[h]).toEqual(pristine[h]);
