@@ -2,6 +2,8 @@
 // progress line per host step, a summary table per host, and an exit status that says
 // whether every shard went through (0), a shard failed (1, naming it), or the command
 // line or inventory is wrong (2, before any stack is touched).
+import * as fs from "node:fs";
+import * as path from "node:path";
 import Table from "cli-table3";
 import { TABLE_STYLE } from "../table-style";
 import { UsageError } from "../errors";
@@ -38,6 +40,7 @@ export interface FleetPlan {
 /** Every flag checked, the inventory read and the shards cut before any stack is touched. */
 export function planFromFlags(f: FleetFlags): FleetPlan {
   if (!f.project) throw new UsageError("--project DIR is required (the Pulumi project every shard stack runs)");
+  if (!fs.existsSync(path.join(f.project, "Pulumi.yaml"))) throw new UsageError(`--project ${f.project}: no Pulumi.yaml there (give the directory of the Pulumi project)`);
   if (!f.inventory) throw new UsageError("--inventory FILE is required (the fleet's hosts: a lab inventory.json or a JSON list of hosts)");
   if ((f.shardBy === undefined) === (f.shardSize === undefined)) throw new UsageError("give one of --shard-by LABEL or --shard-size N");
   const shardBy: ShardBy = f.shardBy !== undefined ? { label: f.shardBy } : { size: wholeNumber(f.shardSize!, "--shard-size") };

@@ -70,6 +70,7 @@ describe("inventory and flags", () => {
     dir = mkdtempSync(path.join(tmpdir(), "hvfleet-unit-"));
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "id")]);
     key = readFileSync(path.join(dir, "id"), "utf8");
+    writeFileSync(path.join(dir, "Pulumi.yaml"), "name: t\nruntime: nodejs\n");
     writeFileSync(path.join(dir, "inv.json"), JSON.stringify({
       hosts: [
         { name: "hv1", address: "198.18.0.1", port: 22, user: "root", hostKey: KEY, privateKeyPath: "id", uplink: "uplink0", netns: "ns1", labels: { rack: "r1" } },
@@ -100,6 +101,7 @@ describe("inventory and flags", () => {
   const flags = (f: Partial<FleetFlags>): FleetFlags => ({ concurrency: "4", stackPrefix: "fleet", config: [], project: dir, inventory: path.join(dir, "inv.json"), ...f });
   test.each<[string, Partial<FleetFlags>, RegExp]>([
     ["no project", { project: undefined }, /--project DIR is required/],
+    ["a project without Pulumi.yaml", { project: "/tmp", shardSize: "1" }, /--project \/tmp: no Pulumi.yaml there/],
     ["both shard flags", { shardBy: "rack", shardSize: "2" }, /give one of --shard-by LABEL or --shard-size N/],
     ["no shard flag", {}, /give one of --shard-by LABEL or --shard-size N/],
     ["a bad size", { shardSize: "two" }, /--shard-size must be a whole number >= 1, got "two"/],
