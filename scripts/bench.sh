@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # Benchmarks (DESIGN.md "Testing layers" 5), written to BENCHMARKS.md.
 #
-#   scripts/bench.sh [all|helper|runtime|datapath]...
+#   scripts/bench.sh [all|helper|runtime|stack|datapath]...
 #
 #   helper    the helper process locally (scratch netns, private mount ns, own bpffs):
 #             10,000 FDB entries in one batch, pipelined single requests, start → hello
 #   runtime   the provider runtime over SSH to a one-host lab: 2,000 FdbEntry creates,
 #             against one `ssh … bpftool map update` per entry
+#   stack     the Pulumi CLI: up / refresh / destroy of N FdbEntry against a no-op dynamic
+#             resource with the same inputs, interleaved (scripts/bench/stack.ts; the curve
+#             goes to docs/bench/stack-curve.svg). Quick run: BENCH_STACK_ARGS="--sizes 50,200"
 #   datapath  XDP packets per second (scripts/bench-datapath.ts)
 #
 # Each benchmark writes its Markdown section to dist/bench/NAME.md; BENCHMARKS.md is put
 # together from every section there, so running one benchmark keeps the others' last
 # numbers (each section says when it was measured). Extra options for one benchmark go in
-# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
+# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_STACK_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
 # Exit status: 0 when every benchmark run met its targets, 1 otherwise.
 set -euo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT_DIR="$REPO/dist/bench"
-ALL=(helper runtime datapath)
+ALL=(helper runtime stack datapath)
 
 die() {
   echo "bench: $*" >&2
@@ -27,7 +30,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -37,7 +40,7 @@ selected=()
 for arg in "${@:-all}"; do
   case "$arg" in
   all) selected+=("${ALL[@]}") ;;
-  helper | runtime | datapath) selected+=("$arg") ;;
+  helper | runtime | stack | datapath) selected+=("$arg") ;;
   -h | --help | help) usage ;;
   *) echo "bench: unknown benchmark '$arg'" >&2; usage ;;
   esac
@@ -60,10 +63,12 @@ cleanup() {
     ip netns del "$BENCH_NETNS" 2>/dev/null || echo "bench: could not remove netns $BENCH_NETNS" >&2
   fi
   # labUp makes its directory with mkdtemp under the temp dir, named after the lab.
-  for d in "${TMPDIR:-/tmp}/$LAB_NAME"-*; do
-    [[ -d "$d" ]] || continue
-    scripts/lab.sh down --name "$LAB_NAME" --dir "$d" >/dev/null 2>&1 || echo "bench: could not remove lab $LAB_NAME ($d)" >&2
-    rm -rf -- "$d"
+  for name in "$LAB_NAME" "${LAB_NAME}s"; do
+    for d in "${TMPDIR:-/tmp}/$name"-*; do
+      [[ -d "$d" ]] || continue
+      scripts/lab.sh down --name "$name" --dir "$d" >/dev/null 2>&1 || echo "bench: could not remove lab $name ($d)" >&2
+      rm -rf -- "$d"
+    done
   done
 }
 trap cleanup EXIT
@@ -78,6 +83,7 @@ title_of() {
   case "$1" in
   helper) echo "Helper (local)" ;;
   runtime) echo "Runtime over SSH (1-host lab)" ;;
+  stack) echo "Stack: pulumi up / refresh / destroy vs the no-op floor" ;;
   datapath) echo "Datapath (XDP, live frames)" ;;
   esac
 }
@@ -98,6 +104,13 @@ run_one() {
     bundle scripts/bench/runtime.ts "$OUT_DIR/runtime.js"
     read -r -a extra <<<"${BENCH_RUNTIME_ARGS:-}"
     cmd=(node "$OUT_DIR/runtime.js" "$md" --lab-name "$LAB_NAME" "${extra[@]}")
+    ;;
+  stack)
+    [[ -x "$(. scripts/pulumi-version.sh && echo "$HVNET_PULUMI_BIN")/pulumi" ]] || die "the Pulumi CLI is not built: run 'make pulumi'"
+    bundle scripts/bench/stack.ts "$OUT_DIR/stack.js"
+    read -r -a extra <<<"${BENCH_STACK_ARGS:-}"
+    # The stack benchmark's lab gets its own name: the runtime one may still be going down.
+    cmd=(node "$OUT_DIR/stack.js" "$md" --lab-name "${LAB_NAME}s" --svg "$REPO/docs/bench/stack-curve.svg" "${extra[@]}")
     ;;
   datapath)
     # The build line scripts/bench-datapath.ts documents.

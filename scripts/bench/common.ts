@@ -40,8 +40,8 @@ export interface Verdict {
   ok: boolean;
 }
 
-export function atMost(what: string, value: number, max: number, unit: string, digits = 1): Verdict {
-  return { what, target: `≤ ${fmt(max, 0)} ${unit}`, value: `${fmt(value, digits)} ${unit}`, ok: value <= max };
+export function atMost(what: string, value: number, max: number, unit: string, digits = 1, targetDigits = 0): Verdict {
+  return { what, target: `≤ ${fmt(max, targetDigits)} ${unit}`, value: `${fmt(value, digits)} ${unit}`, ok: value <= max };
 }
 
 export function atLeast(what: string, value: number, min: number, unit: string): Verdict {
@@ -150,4 +150,66 @@ export async function runBenchmark(
   writeFileSync(out, text);
   process.stdout.write(text);
   process.exitCode = process.exitCode || code;
+}
+
+export interface Series {
+  name: string;
+  colour: string;
+  dashed?: boolean;
+  points: Array<{ x: number; y: number }>;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A step of 1, 2 or 5 × 10^k giving about `ticks` ticks up to max. */
+function niceStep(max: number, ticks: number): number {
+  const raw = max / ticks;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
+}
+
+/**
+ * A line chart as a self-contained SVG (no fonts, scripts or libraries): a curve reads
+ * faster than a table, and the file diffs as text in the repo. Axes start at 0 so the
+ * growth with x is not exaggerated.
+ */
+export function lineChartSvg(o: { title: string; xLabel: string; yLabel: string; series: Series[] }): string {
+  const W = 720, H = 420, L = 64, R = 190, T = 40, B = 50;
+  const xs = o.series.flatMap((s) => s.points.map((p) => p.x));
+  const ys = o.series.flatMap((s) => s.points.map((p) => p.y));
+  const xStep = niceStep(Math.max(...xs, 1), 5);
+  const yStep = niceStep(Math.max(...ys, 1e-9), 6);
+  const xMax = Math.ceil(Math.max(...xs, 1) / xStep) * xStep;
+  const yMax = Math.ceil(Math.max(...ys, 1e-9) / yStep) * yStep;
+  const px = (x: number) => L + (x / xMax) * (W - L - R);
+  const py = (y: number) => H - B - (y / yMax) * (H - T - B);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(o.title)}</text>`,
+  ];
+  for (let y = 0; y <= yMax + 1e-9; y += yStep) {
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${py(y).toFixed(1)}" y2="${py(y).toFixed(1)}" stroke="#ddd"/>`);
+    out.push(`<text x="${L - 6}" y="${(py(y) + 4).toFixed(1)}" text-anchor="end">${+y.toFixed(6)}</text>`);
+  }
+  for (let x = 0; x <= xMax + 1e-9; x += xStep) {
+    out.push(`<line x1="${px(x).toFixed(1)}" x2="${px(x).toFixed(1)}" y1="${H - B}" y2="${H - B + 4}" stroke="#333"/>`);
+    out.push(`<text x="${px(x).toFixed(1)}" y="${H - B + 18}" text-anchor="middle">${x.toLocaleString("en")}</text>`);
+  }
+  out.push(`<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" stroke="#333"/>`, `<line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" stroke="#333"/>`);
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${esc(o.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  o.series.forEach((s, i) => {
+    const pts = [...s.points].sort((a, b) => a.x - b.x).map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`);
+    const dash = s.dashed ? ` stroke-dasharray="6 4"` : "";
+    out.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2"${dash} points="${pts.join(" ")}"/>`);
+    for (const p of pts) out.push(`<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="3" fill="${s.colour}"/>`);
+    const ly = T + 10 + i * 20;
+    out.push(`<line x1="${W - R + 14}" x2="${W - R + 44}" y1="${ly}" y2="${ly}" stroke="${s.colour}" stroke-width="2"${dash}/>`);
+    out.push(`<text x="${W - R + 50}" y="${ly + 4}">${esc(s.name)}</text>`);
+  });
+  out.push("</svg>");
+  return out.join("\n") + "\n";
 }
