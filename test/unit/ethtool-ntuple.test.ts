@@ -83,3 +83,9 @@ describe("ntuple (test double, not the kernel)", () => {
     expect((err as NtupleUnsupportedError).driver).toBe("virtio_net");
   });
 });
+
+test("supportsNtuple asks the rule table, whatever the feature bit says (netdevsim on 7.3 has ntuple on [fixed]) (test double, not the kernel)", () => {
+  expect(nt.supportsNtuple(new FakeEthtoolNic({ ntuple: "special", contexts: true }), "eth0")).toBe(true);
+  expect(nt.supportsNtuple(new FakeEthtoolNic({ ntuple: { tableSize: 8 } }), "eth0")).toBe(true);
+  expect(nt.supportsNtuple(new FakeEthtoolNic({ driver: "veth", ntuple: false }), "eth0")).toBe(false);
+});

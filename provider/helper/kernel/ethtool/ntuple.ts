@@ -145,3 +145,18 @@ export function deleteRule(dev: EthtoolDevice, ifname: string, location: number)
     throw e;
   }
 }
+
+/**
+ * Whether the driver keeps ntuple rules, asked of the kernel: its rule table answers
+ * ETHTOOL_GRXCLSRLCNT. Not the rx-ntuple-filter feature's "changeable" bit: a driver may
+ * have the filters always on (fixed), as netdevsim on Linux 7.3 does.
+ */
+export function supportsNtuple(dev: EthtoolDevice, ifname: string): boolean {
+  try {
+    ruleTableInfo(dev, ifname);
+    return true;
+  } catch (e) {
+    if (e instanceof NtupleUnsupportedError) return false;
+    throw e;
+  }
+}
