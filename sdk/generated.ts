@@ -239,20 +239,20 @@ export interface FdbTableEntry {
   ingressAcl?: Acl;
 }
 
-/** Where an FdbTable entry sends its frames, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key. */
+/** An FdbTable entry with an ingress ACL, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key (an entry without one is just the device's name). */
 export interface FdbTableTargetArgs {
   /** Where matching frames go. */
   device: pulumi.Input<string>;
-  /** The device's VM-ingress ACL, if it has one. */
-  ingressAcl?: pulumi.Input<AclArgs>;
+  /** The device's VM-ingress ACL. */
+  ingressAcl: pulumi.Input<AclArgs>;
 }
 
-/** Where an FdbTable entry sends its frames, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key. */
+/** An FdbTable entry with an ingress ACL, as the table's `entries` output holds it under the entry's `<vlan>/<mac>` key (an entry without one is just the device's name). */
 export interface FdbTableTarget {
   /** Where matching frames go. */
   device: string;
-  /** The device's VM-ingress ACL, if it has one. */
-  ingressAcl?: Acl;
+  /** The device's VM-ingress ACL. */
+  ingressAcl: Acl;
 }
 
 /** Inputs of RssContext. */
@@ -569,8 +569,8 @@ export class FdbTable extends pulumi.CustomResource {
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
   /** How many entries the table holds for this resource. */
   declare public readonly count: pulumi.Output<number>;
-  /** The entries keyed by `<vlan>/<mac>` (e.g. `100/52:54:00:00:00:01`), as preview and refresh compare them: entry by entry. */
-  declare public readonly entries: pulumi.Output<Record<string, FdbTableTarget>>;
+  /** The entries keyed by `<vlan>/<mac>` (e.g. `100/52:54:00:00:00:01`), as preview and refresh compare them, entry by entry: the device's name, or the device and its ingress ACL. */
+  declare public readonly entries: pulumi.Output<Record<string, string | FdbTableTarget>>;
 
   constructor(name: string, args: FdbTableArgs, opts?: pulumi.CustomResourceOptions) {
     refuseUnknown("FdbTable", name, args, ["host","table","entries","adopt"]);

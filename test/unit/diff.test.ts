@@ -98,11 +98,11 @@ test("the owner the SDK adds is no change, present or absent in the old state", 
 });
 
 describe("outputs that are inputs too (FdbTable's entries)", () => {
-  const base = { table: "/sys/fs/bpf/t/maps/fdb", entries: { "100/52:54:00:00:00:01": { device: "tap0" } }, adopt: false };
+  const base = { table: "/sys/fs/bpf/t/maps/fdb", entries: { "100/52:54:00:00:00:01": "tap0" }, adopt: false };
 
   test("are compared: a changed entry updates in place, the count output is not compared", () => {
     const olds = { host: HOST, ...base, count: 1 };
-    const d = diffInputs(KINDS.FdbTable, olds, { host: HOST, ...base, entries: { "100/52:54:00:00:00:01": { device: "tap1" } } });
+    const d = diffInputs(KINDS.FdbTable, olds, { host: HOST, ...base, entries: { "100/52:54:00:00:00:01": "tap1" } });
     expect(d).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     expect(diffInputs(KINDS.FdbTable, olds, { host: HOST, ...base }).changes).toBe(false);
   });

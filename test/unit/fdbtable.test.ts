@@ -35,7 +35,7 @@ test("check keys the entries by <vlan>/<mac>, in key order, whatever order they 
   ];
   const { inputs, failures } = check({ entries: given });
   expect(failures).toEqual([]);
-  expect(inputs.entries).toEqual({ "0/52:54:00:00:00:0a": { device: "tap0" }, "100/52:54:00:00:00:02": { device: "tap1" }, "200/52:54:00:00:00:01": { device: "tap2" } });
+  expect(inputs.entries).toEqual({ "0/52:54:00:00:00:0a": "tap0", "100/52:54:00:00:00:02": "tap1", "200/52:54:00:00:00:01": "tap2" });
   expect(Object.keys(inputs.entries as object)).toEqual(["0/52:54:00:00:00:0a", "100/52:54:00:00:00:02", "200/52:54:00:00:00:01"]);
   expect(check({ entries: [...given].reverse() }).inputs.entries).toEqual(inputs.entries);
 });
@@ -82,15 +82,26 @@ test("a bad entry names its place and field; an unknown field is refused", () =>
 });
 
 test("a keyed entry with a bad key is refused, naming the key", () => {
-  const { failures } = check({ entries: { "5000/02:00:00:00:00:01": { device: "tap0" } } });
+  const { failures } = check({ entries: { "5000/02:00:00:00:00:01": "tap0" } });
   expect(failures.map((f) => f.reason)).toEqual(['FdbTable.entries.5000/02:00:00:00:00:01: is not an entry key "<vlan 0-4094>/<mac>"']);
+});
+
+test("a keyed entry is its device's name, or the device and its ACL; a bad name is refused, naming the key", () => {
+  const acl = { defaultAction: "deny", rules: [] };
+  const keyed = { "5/02:00:00:00:00:01": "tap0", "5/02:00:00:00:00:02": { device: "tap1", ingressAcl: acl } };
+  const { inputs, failures } = check({ entries: keyed });
+  expect(failures).toEqual([]);
+  expect(inputs.entries).toEqual(keyed);
+  const bad = check({ entries: { "5/02:00:00:00:00:01": "no such/name" } }).failures;
+  expect(bad).toHaveLength(1);
+  expect(bad[0].reason).toMatch(/^FdbTable\.entries\.5\/02:00:00:00:00:01: /);
 });
 
 test("entries not known yet (preview) pass check untouched", () => {
   expect(check({ entries: UNKNOWN }).failures).toEqual([]);
   const { inputs, failures } = check({ entries: [{ mac: "02:00:00:00:00:01", device: UNKNOWN }] });
   expect(failures).toEqual([]);
-  expect(inputs.entries).toEqual({ "0/02:00:00:00:00:01": { device: UNKNOWN } });
+  expect(inputs.entries).toEqual({ "0/02:00:00:00:00:01": UNKNOWN });
 });
 
 test("the helper reads the list and the keyed form as the same sorted entries", () => {

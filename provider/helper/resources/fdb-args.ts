@@ -173,10 +173,12 @@ function parseEntryKey(key: string): { vlan: number; mac: string } | undefined {
 }
 
 /**
- * The keyed form, `{"<vlan>/<mac>": {device, ingressAcl?}}`: what check hands back, so the
- * state holds the entries by key and Pulumi's diff of an object shows each entry added,
- * changed or removed (a list is compared by index: one entry inserted would show every
- * later one as changed, and dynamic providers cannot return a detailed diff).
+ * The keyed form, `{"<vlan>/<mac>": device}` (or `{device, ingressAcl}` for an entry with an
+ * ACL): what check hands back, so the state holds the entries by key and Pulumi's diff of
+ * an object shows each entry added, changed or removed (a list is compared by index: one entry inserted would show every
+ * later one as changed, and dynamic providers cannot return a detailed diff). A bare name
+ * rather than an object per entry: 10,000 of them cross the engine's gRPC as a protobuf
+ * Struct several times per update, and objects cost about five times as much there.
  */
 function readKeyedEntries(r: InputReader, name: string, raw: Record<string, unknown>): FdbTableEntry[] {
   const keys = Object.keys(raw);
@@ -199,13 +201,13 @@ function readKeyedEntries(r: InputReader, name: string, raw: Record<string, unkn
         out.push({ vlan: id.vlan, mac: id.mac, device: UNKNOWN });
         continue;
       }
-      if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1) {
-        const device = (v as Record<string, unknown>).device;
-        if (typeof device === "string" && formats.ifnameProblem(device) === undefined) {
-          o.raw(key);
-          out.push({ vlan: id.vlan, mac: id.mac, device });
-          continue;
-        }
+      // An entry without an ACL is just its device's name.
+      if (typeof v === "string") {
+        o.raw(key);
+        const problem = formats.ifnameProblem(v);
+        if (problem === undefined) out.push({ vlan: id.vlan, mac: id.mac, device: v });
+        else o.fail(o.path(key), problem);
+        continue;
       }
       const e = o.object(key, (er) => {
         const device = er.ifname("device");
@@ -254,10 +256,12 @@ export function readTableEntries(r: InputReader, name: string): FdbTableEntry[] 
 }
 
 /** The keyed form of sorted entries (see readKeyedEntries); entries not yet known stay a list. */
-export function keyedEntries(entries: FdbTableEntry[]): Record<string, Omit<FdbTableEntry, "vlan" | "mac">> | FdbTableEntry[] {
+export type KeyedEntries = Record<string, string | { device: string; ingressAcl: Acl }>;
+
+export function keyedEntries(entries: FdbTableEntry[]): KeyedEntries | FdbTableEntry[] {
   if ((entries as unknown) === UNKNOWN || entries.some((e) => containsUnknown(e.vlan) || containsUnknown(e.mac))) return entries;
-  const out: Record<string, Omit<FdbTableEntry, "vlan" | "mac">> = {};
-  for (const e of entries) out[entryKey(e)] = e.ingressAcl ? { device: e.device, ingressAcl: e.ingressAcl } : { device: e.device };
+  const out: KeyedEntries = {};
+  for (const e of entries) out[entryKey(e)] = e.ingressAcl ? { device: e.device, ingressAcl: e.ingressAcl } : e.device;
   return out;
 }
 

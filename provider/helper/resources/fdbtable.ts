@@ -13,7 +13,7 @@ import { withLock } from "../state/lock";
 import { withRt } from "./xdp";
 import { Acl } from "./common-args";
 import { EntryOwner, TableOwners } from "./fdb-owners";
-import { FdbTableArgs, FdbTableEntry, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "./fdb-args";
+import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "./fdb-args";
 import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, refusal, setPort, tableLock } from "./fdb";
 
 /** An entry of the map as this owner holds it: its key bytes, value and owner record. */
@@ -187,7 +187,7 @@ export function applyFdbTable(raw: unknown): TableApplied {
  * turns an entry changed or deleted by hand into a change of that one entry. null when
  * the table itself is gone.
  */
-export function showFdbTable(raw: unknown): { table: string; entries: ReturnType<typeof keyedEntries>; count: number } | null {
+export function showFdbTable(raw: unknown): { table: string; entries: KeyedEntries; count: number } | null {
   const { table: tablePin, owner } = readFdbTableKeyArgs(raw);
   if (!fs.existsSync(tablePin)) return null;
   const table = openTable(tablePin);
@@ -210,7 +210,7 @@ export function showFdbTable(raw: unknown): { table: string; entries: ReturnType
         entries.push(e);
       }
       entries.sort(compareEntryKeys);
-      return { table: tablePin, entries: keyedEntries(entries), count: entries.length };
+      return { table: tablePin, entries: keyedEntries(entries) as KeyedEntries, count: entries.length };
     } finally {
       rules?.close();
     }
