@@ -7,7 +7,7 @@
 // Usage (root): node dist/bench/stack.js OUTFILE [--sizes 200,1000,2000] [--rounds N]
 //               [--lab-name NAME] [--svg PATH]
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { labUp } from "../../test/support/lab";
@@ -62,9 +62,16 @@ interface StateBytes {
   resource: number;
 }
 
+interface Wire {
+  requests: number;
+  messages: number;
+  batches: number;
+}
+
 interface Run {
   ms: number;
   load: number;
+  wire?: Wire;
 }
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; ms: number }> {
@@ -84,8 +91,31 @@ function load1(): number {
 class Project {
   constructor(readonly dir: string, readonly stateDir: string) {}
 
+  /** Prefix of the provider processes' counter files (provider/runtime/pool.ts). */
+  get statsPrefix(): string {
+    return path.join(path.dirname(this.stateDir), "pool-stats");
+  }
+
+  /** What the provider processes of the last command sent: requests, helper messages, batch messages. Clears the counters. */
+  takeStats(): Wire | undefined {
+    const dir = path.dirname(this.statsPrefix);
+    const files = readdirSync(dir).filter((f) => f.startsWith("pool-stats."));
+    if (files.length === 0) return undefined;
+    const sum: Wire = { requests: 0, messages: 0, batches: 0 };
+    for (const f of files) {
+      for (const line of readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean)) {
+        const s = JSON.parse(line) as Wire;
+        sum.requests += s.requests;
+        sum.messages += s.messages;
+        sum.batches += s.batches;
+      }
+      rmSync(path.join(dir, f));
+    }
+    return sum;
+  }
+
   async pulumi(args: string[]): Promise<{ out: string; ms: number }> {
-    const r = await run(PULUMI, ["--non-interactive", "--color", "never", ...args], this.dir, { PULUMI_STATE_DIR: this.stateDir });
+    const r = await run(PULUMI, ["--non-interactive", "--color", "never", ...args], this.dir, { PULUMI_STATE_DIR: this.stateDir, HVNET_POOL_STATS: this.statsPrefix });
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-4000)}`);
     return r;
   }
@@ -153,8 +183,11 @@ async function measure(project: Project, sizes: number[], rounds: number): Promi
         for (const kind of order) {
           const load = load1();
           const args = op === "refresh" ? ["refresh", "--yes", "--skip-preview", "--stack", kind] : [op, "--yes", "--skip-preview", "--stack", kind];
+          project.takeStats();
           const { ms } = await project.pulumi(args);
-          r[op][kind].push({ ms, load: (load + load1()) / 2 });
+          // The provider writes its counters once its requests settle (100 ms).
+          await new Promise((res) => setTimeout(res, 300));
+          r[op][kind].push({ ms, load: (load + load1()) / 2, wire: project.takeStats() });
           process.stderr.write(`stack bench: N=${n} ${op} ${kind}: ${fmt(ms / 1000, 1)} s (load ${fmt(load1(), 2)})\n`);
           if (op === "up" && round === 0) {
             const b = bytes.get(n) ?? ({} as Record<Kind, StateBytes>);
@@ -199,20 +232,24 @@ async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?:
       `**no-op floor** (N + 1 no-op dynamic resources given the same inputs, the host as the plain reference hvnet keeps of a host the ` +
       `config gives; create returns its inputs, read returns its state; its provider is a closure Pulumi serializes once). For each N the two stacks run up, refresh and destroy one after the other, interleaved, ` +
       `the order alternating, ${o.rounds} round(s); times are wall-clock of the whole command (medians when more than one round). ` +
+      `The last column is what the hvnet provider process sent its host (HVNET_POOL_STATS): resource requests, and the helper ` +
+      `messages they went out as (batch messages among them): reads and writes issued together share a message. ` +
       `The machine is shared: the load average (1 min, mean of before and after each run) is in every row; ratios compare ` +
       `runs made next to each other, so load moves both sides, but a burst during one run shows as noise. Load when it started: ${startLoad}.`,
     "",
     `![the curve](${rel})`,
     "",
-    "| N | operation | hvnet s | no-op floor s | ratio | load (hvnet / floor) |",
-    "|---:|---|---:|---:|---:|---|",
+    "| N | operation | hvnet s | no-op floor s | ratio | load (hvnet / floor) | hvnet requests → helper messages (batches) |",
+    "|---:|---|---:|---:|---:|---|---|",
   ];
   const verdicts: Verdict[] = [];
   for (const [n, r] of results) {
     for (const op of OPS) {
       const h = medMs(r[op].hvnet);
       const f = medMs(r[op].noop);
-      lines.push(`| ${fmtInt(n)} | ${op} | ${fmt(h / 1000, 1)} | ${fmt(f / 1000, 1)} | ${fmt(h / f, 2)}× | ${fmt(medLoad(r[op].hvnet), 2)} / ${fmt(medLoad(r[op].noop), 2)} |`);
+      const w = r[op].hvnet[0].wire;
+      const wire = w ? `${fmtInt(w.requests)} → ${fmtInt(w.messages)} (${fmtInt(w.batches)})` : "—";
+      lines.push(`| ${fmtInt(n)} | ${op} | ${fmt(h / 1000, 1)} | ${fmt(f / 1000, 1)} | ${fmt(h / f, 2)}× | ${fmt(medLoad(r[op].hvnet), 2)} / ${fmt(medLoad(r[op].noop), 2)} | ${wire} |`);
       if (n === Math.max(...o.sizes)) verdicts.push(atMost(`${op} of ${fmtInt(n)} FdbEntry, ratio to the no-op floor`, h / f, TARGET_RATIO[op], "×", 2, 2));
     }
   }
