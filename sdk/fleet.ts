@@ -286,7 +286,9 @@ export async function runFleet(opts: FleetOptions): Promise<FleetResult> {
   const root = opts.pulumiRoot ?? defaultPulumiRoot();
   const bin = path.join(root, "bin", "pulumi");
   if (!fs.existsSync(bin)) fail(`no Pulumi CLI at ${bin}: run 'make pulumi' (or give pulumiRoot)`);
-  const auto = await import("@pulumi/pulumi/automation");
+  // Loaded here, not at the top: every Pulumi program imports this package, and needs none of it.
+  // require, not import(): a bundler turns import() into an ES module import that cannot load a directory.
+  const auto = require("@pulumi/pulumi/automation") as typeof automation;
   const env = cliEnv(root, backendOf(opts));
   const pulumiCommand = await auto.PulumiCommand.get({ root });
   const workspace = opts.program
