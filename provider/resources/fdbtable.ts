@@ -6,7 +6,9 @@ import { InputReader } from "../helper/validate/reader";
  * The entries are kept keyed by `<vlan>/<mac>` from check on (see keyedEntries): Pulumi
  * then previews and refreshes an FdbTable entry by entry. The helper reads either form.
  */
-function readArgs(r: InputReader): Omit<FdbTableArgs, "entries"> & { entries: ReturnType<typeof keyedEntries> } {
+type KeyedFdbTableArgs = Omit<FdbTableArgs, "entries"> & { entries: ReturnType<typeof keyedEntries> };
+
+function readArgs(r: InputReader): KeyedFdbTableArgs {
   const args = readFdbTableArgs(r);
   return { ...args, entries: keyedEntries(args.entries) };
 }
@@ -19,13 +21,12 @@ function identity(a: { table: string }, props: Record<string, unknown>): Record<
   return typeof props.__owner === "string" ? { table: a.table, owner: props.__owner } : { table: a.table };
 }
 
-// kind.ts names the kinds it knows; "fdbtable" is added there by its owner (see the report).
-export const fdbTable = {
+export const fdbTable: ResourceKind<KeyedFdbTableArgs> = {
   kind: "fdbtable",
   typeName: "FdbTable",
   readArgs,
-  objectKey: (a: { table: string }) => keyOf(a.table),
-  parseKey: (key: string) => ({ table: partsOf(key)[0] }),
+  objectKey: (a) => keyOf(a.table),
+  parseKey: (key) => ({ table: partsOf(key)[0] }),
   identity,
   // Another table is another map: the new entries go there first, then the old ones go.
   replaceOn: ["table"],
@@ -33,4 +34,4 @@ export const fdbTable = {
   // entries is an input (a list) and an output (keyed): see readArgs.
   outputs: ["count", "entries"],
   outputsAlsoInputs: ["entries"],
-} as unknown as ResourceKind;
+};

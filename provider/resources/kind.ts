@@ -4,9 +4,9 @@ import { InputReader } from "../helper/validate/reader";
 
 export interface ResourceKind<Args extends object = any> {
   /** Helper op prefix and id segment: `<host>/<kind>/<object>`. */
-  kind: "rss" | "netkit" | "xdp" | "fdb" | "vmif";
+  kind: "rss" | "netkit" | "xdp" | "fdb" | "fdbtable" | "vmif";
   /** Pulumi type name: `hvnet:<typeName>`. */
-  typeName: "RssContext" | "NetkitLower" | "XdpProgram" | "FdbEntry" | "VmInterface";
+  typeName: "RssContext" | "NetkitLower" | "XdpProgram" | "FdbEntry" | "FdbTable" | "VmInterface";
   /** Validates and normalizes the inputs other than `host`; throws ValidationError. */
   readArgs(r: InputReader): Args;
   /** The object part of the id; may use outputs (e.g. the kernel's RSS context id). */
@@ -21,6 +21,11 @@ export interface ResourceKind<Args extends object = any> {
   deleteBeforeReplace: boolean;
   /** Output property names the helper returns. */
   outputs: string[];
+  /**
+   * Outputs that are inputs as well, compared by diff like any other input (an output the
+   * helper fills from an input: a tap's queue count, FdbTable's keyed entries).
+   */
+  outputsAlsoInputs?: string[];
   /**
    * Where the helper takes the caller's ownership ({owner, op}, readOwnership): top-level
    * fields unless the kind's own inputs already use the name `owner` (a tap's uid/gid),

@@ -15,5 +15,7 @@ export const vmInterface: ResourceKind<VmifArgs> = {
   replaceOn: ["name", "netns", "queues"],
   deleteBeforeReplace: true,
   outputs: ["ifindex", "queues", "qemuArgs", "libvirtXml"],
+  // queues is also an input (or 2 × vcpus): a changed count replaces the tap.
+  outputsAlsoInputs: ["queues"],
   ownershipField: VM_OWNERSHIP_FIELD,
 };

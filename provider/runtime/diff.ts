@@ -11,12 +11,6 @@ export interface DiffResult {
   deleteBeforeReplace: boolean;
 }
 
-/** What a kind descriptor may add for diff (kept here until kind.ts declares it). */
-export interface DiffHooks {
-  /** Outputs that are inputs as well, compared like any other input. */
-  outputsAlsoInputs?: string[];
-}
-
 export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, news: Record<string, unknown>): DiffResult {
   const replaces: string[] = [];
   const updates: string[] = [];
@@ -29,7 +23,7 @@ export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, ne
   }
   // Outputs are not compared (the new inputs never hold them), except those a kind names as
   // inputs too (FdbTable's entries: the list given, kept keyed from check on).
-  const alsoInputs = (kind as DiffHooks).outputsAlsoInputs ?? [];
+  const alsoInputs = kind.outputsAlsoInputs ?? [];
   const isOutputOnly = (name: string) => kind.outputs.includes(name) && !alsoInputs.includes(name);
   const names = new Set(Object.keys(news));
   for (const name of Object.keys(olds)) if (!isOutputOnly(name)) names.add(name);
