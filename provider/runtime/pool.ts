@@ -18,24 +18,20 @@ export function helperBundleDir(): string {
 /**
  * HVNET_POOL_STATS=PREFIX: the provider process keeps PREFIX.<pid> up to date with one
  * JSON line per host of its counters (requests, messages, batches, dials, helper starts),
- * written once its requests settle: the engine may end the process with a signal, so
- * nothing waits for an exit. It shows whether a `pulumi refresh` or `up` reached the
- * helper in batches (the stack benchmark reads it). Nothing of a host but its name.
+ * rewritten as each request settles: the engine may end the process with a signal, so
+ * nothing waits for an exit (a few µs per request, and only when asked for). It shows
+ * whether a `pulumi refresh` or `up` reached the helper in batches (the stack benchmark
+ * reads it). Nothing of a host but its name.
  */
-let statsTimer: NodeJS.Timeout | undefined;
-function scheduleStats(p: HostPool): void {
+function writeStats(p: HostPool): void {
   const prefix = process.env.HVNET_POOL_STATS;
   if (!prefix) return;
-  if (statsTimer) clearTimeout(statsTimer);
-  statsTimer = setTimeout(() => {
-    try {
-      const lines = [...seen].map((host) => JSON.stringify({ pid: process.pid, host, requests: requests.get(host) ?? 0, ...p.stats(host) }));
-      writeFileSync(`${prefix}.${process.pid}`, `${lines.join("\n")}\n`);
-    } catch {
-      // counters are for measurement only: never fail the provider over them
-    }
-  }, 100);
-  statsTimer.unref();
+  try {
+    const lines = [...seen].map((host) => JSON.stringify({ pid: process.pid, host, requests: requests.get(host) ?? 0, ...p.stats(host) }));
+    writeFileSync(`${prefix}.${process.pid}`, `${lines.join("\n")}\n`);
+  } catch {
+    // counters are for measurement only: never fail the provider over them
+  }
 }
 
 const requests = new Map<string, number>();
@@ -59,7 +55,7 @@ export function sharedPool(): HostRequester {
       seen.add(name);
       requests.set(name, (requests.get(name) ?? 0) + 1);
       const done = p.request(spec, op, args);
-      void done.finally(() => scheduleStats(p)).catch(() => undefined);
+      void done.finally(() => writeStats(p)).catch(() => undefined);
       return done;
     },
   } as HostRequester;

@@ -31,15 +31,13 @@ const hvnet = require("@hvnet/pulumi");
 const cfg = new pulumi.Config();
 const n = cfg.requireNumber("n");
 const kind = cfg.require("kind");
-const noop = {
-  async create(inputs) { return { id: String(inputs.mac || "xdp"), outs: inputs }; },
-  async read(id, props) { return { id, props }; },
-  async delete() {},
-};
-// The floor stores what hvnet stores of a host the config gives: a plain reference.
-class Noop extends pulumi.dynamic.Resource {
+// The floor: a dynamic resource whose provider does nothing, stored the way hvnet's is (a
+// one-line provider module, the host as a plain reference), so the two differ only in
+// what the provider does.
+const NOOP = 'exports.handler=()=>({async create(i){return{id:String(i.mac||"x"),outs:i}},async read(id,props){return{id,props}},async delete(){}})';
+class Noop extends pulumi.CustomResource {
   constructor(name, { host, ...props }) {
-    super(noop, name, { ...props, __host: { name: host.name, address: host.address } }, {}, "bench", "Noop");
+    super("pulumi-nodejs:dynamic/bench:Noop", name, { ...props, __host: { name: host.name, address: host.address }, __provider: NOOP });
   }
 }
 const mac = (i) => ["02", "42", (i >> 16) & 255, (i >> 8) & 255, i & 255, "01"]
@@ -230,7 +228,7 @@ async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?:
     `The real Pulumi CLI (${"`scripts/pulumi`"}, local file backend, checkpoints on, default parallelism) runs one program in two stacks of ` +
       `one temp project with the packed package installed: **hvnet** (an XdpProgram l2fwd and N FdbEntry on one lab host) and the ` +
       `**no-op floor** (N + 1 no-op dynamic resources given the same inputs, the host as the plain reference hvnet keeps of a host the ` +
-      `config gives; create returns its inputs, read returns its state; its provider is a closure Pulumi serializes once). For each N the two stacks run up, refresh and destroy one after the other, interleaved, ` +
+      `config gives and a one-line provider module like hvnet's; create returns its inputs, read returns its state, delete does nothing). For each N the two stacks run up, refresh and destroy one after the other, interleaved, ` +
       `the order alternating, ${o.rounds} round(s); times are wall-clock of the whole command (medians when more than one round). ` +
       `The last column is what the hvnet provider process sent its host (HVNET_POOL_STATS): resource requests, and the helper ` +
       `messages they went out as (batch messages among them): reads and writes issued together share a message. ` +
