@@ -6,6 +6,12 @@
 // RSS contexts and ntuple filters (mlx5, bnxt, sfc, ...). The program asks the host first
 // and fails preview and up at once, naming the host and what it lacks, with nothing changed.
 //
+// qemuNetdev names the XSKMAP the netkit device's apply pins (map-path): QEMU >= 10.1 with
+// the af-xdp backend opens it and puts its sockets in, loading no program (inhibit=on).
+// QEMU without root needs CAP_NET_RAW (AF_XDP sockets) and the pin and its directories
+// made its own (chown/chmod): what an AF_XDP socket bound to the leased queue in copy mode
+// needs, checked on Linux 7.3 (test/vmlab); no QEMU with af-xdp ran it (Debian's has none).
+//
 // After the host reboots, run `pulumi up --refresh`: the RSS context, ntuple rules and
 // netkit device are gone but still in the stack, so a plain `pulumi up` finds nothing to
 // change. The refresh finds them missing and up makes them again: run it before the
