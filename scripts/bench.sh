@@ -164,10 +164,25 @@ machine() {
   echo "| load average when written | $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows in the numbers) |"
 }
 
+# A benchmark not run here (and not since dist/ was cleaned) keeps its section and status
+# from the BENCHMARKS.md being replaced: running one benchmark never drops the others.
+keep_previous() {
+  local name="$1" title row
+  title="$(title_of "$name")"
+  [[ -f BENCHMARKS.md && ! -f "$OUT_DIR/$name.md" ]] || return 0
+  awk -v t="## $title" '$0 == t { p = 1; print; next } p && /^## / { exit } p { print }' BENCHMARKS.md |
+    sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >"$OUT_DIR/$name.md"
+  [[ -s "$OUT_DIR/$name.md" ]] || { rm -f "$OUT_DIR/$name.md"; return 0; }
+  row="$(grep -F "| [$title](" BENCHMARKS.md | head -n 1 || true)"
+  [[ -n "$row" ]] && awk -F' [|] ' '{ sub(/ [|]$/, "", $3); print $2, $3 }' <<<"$row" >"$OUT_DIR/$name.status"
+  return 0
+}
+for name in "${ALL[@]}"; do keep_previous "$name"; done
+
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`make bench\` (\`scripts/bench.sh\`); \`scripts/bench.sh helper|runtime|datapath\` reruns one."
+  echo "Written by \`make bench\` (\`scripts/bench.sh\`); \`scripts/bench.sh helper|runtime|stack|datapath\` reruns one."
   echo "Each section says how it was measured; numbers are medians of the rounds it names."
   echo
   machine
