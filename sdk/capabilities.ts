@@ -75,7 +75,7 @@ export function missingCapabilities(probe: HostProbe, needs: Capability[], devic
         break;
       case "ntuple":
         if (candidates.length && !candidates.some((d) => d.ntuple)) {
-          missing.push(`ntuple: ${candidates.map(describe).join(", ")} cannot steer flows (no rx-ntuple-filter)`);
+          missing.push(`ntuple: ${candidates.map(describe).join(", ")} cannot steer flows (no ntuple rule table)`);
         }
         break;
       default:

@@ -380,6 +380,9 @@ export class FakeNetlinkKernel {
       const policy = data?.u32(U.IFLA_NETKIT_POLICY);
       if (policy !== undefined) {
         if (policy !== U.NETKIT_PASS && policy !== U.NETKIT_DROP) throw refuse("EINVAL", "Provided default xmit policy not supported", data!.get(U.IFLA_NETKIT_POLICY)!.offset);
+        // Linux 7.3 keeps a single device at pass: any other policy is EOPNOTSUPP, no
+        // extack (seen on a VM lab host, not assumed).
+        if (l.netkit!.pairing === U.NETKIT_DEVICE_SINGLE && policy !== U.NETKIT_PASS) throw refuse("EOPNOTSUPP");
         l.netkit!.policy = policy;
       }
     }

@@ -10,6 +10,7 @@ import { withEthtool } from "../kernel/ethtool/ioctl";
 import { getChannels } from "../kernel/ethtool/channels";
 import { driverNameOf } from "../kernel/ethtool/drvinfo";
 import { getRss, supportsRssContexts } from "../kernel/ethtool/rss";
+import { supportsNtuple } from "../kernel/ethtool/ntuple";
 import { getFeatures } from "../kernel/ethtool/features";
 import { ensureBpffs, isBpffs } from "../kernel/bpf/pin";
 import { libbpfVersion } from "../kernel/bpf/version";
@@ -57,7 +58,9 @@ export function probe() {
           rss: rss !== undefined,
           // Asked of the kernel (a context made and deleted), only where RSS itself works.
           rssContexts: rss !== undefined && (attempt(() => supportsRssContexts(dev, l.name)) ?? false),
-          ntuple: features?.get("rx-ntuple-filter")?.changeable ?? false,
+          // The driver's rule table, not the feature bit: netdevsim on 7.3 has ntuple
+          // filters fixed on, so the bit is not changeable though rules work.
+          ntuple: attempt(() => supportsNtuple(dev, l.name)) ?? false,
           // XDP sees VLAN tags only with hardware stripping off (KERNEL.md).
           vlanStrip: features?.get("rx-vlan-hw-parse")?.active ?? false,
           xdpFeatures: xdp?.xdpFeatures,
