@@ -8,7 +8,6 @@
 // NetkitLower need a NIC and a kernel this machine lacks: their retries are shown
 // against the test doubles of the ethtool ioctl and netlink.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { requireRoot, requireCommand } from "../support/require-root";
 import { labUp, Lab, LabHost } from "../support/lab";
@@ -20,6 +19,7 @@ import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource } from "../../provider/runtime/operations";
 import { HostRequester } from "../../provider/runtime/requester";
 import { FakeEthtoolNic } from "../support/fake-ethtool";
+import { privateStateDir } from "../support/private-state";
 import { FakeNetlinkKernel } from "../support/fake-netlink";
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkClient } from "../../provider/helper/kernel/netlink/socket";
 import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
@@ -167,29 +167,16 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
 });
 
 describe("a retried rss.apply and netkit.apply against a double (test double, not the kernel)", () => {
-  // The state directory is read when the state modules load: the resource modules are
-  // loaded only once HVNET_STATE_DIR points at this describe's own directory.
+  // The resource modules are loaded once this describe's state directory is in place.
+  const state = privateStateDir("retry");
   let rss: typeof import("../../provider/helper/resources/rss");
   let netkit: typeof import("../../provider/helper/resources/netkit");
-  let stateDir: string;
-  const saved = process.env.HVNET_STATE_DIR;
-
   beforeAll(() => {
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-retry-"));
-    process.env.HVNET_STATE_DIR = stateDir;
     rss = require("../../provider/helper/resources/rss");
     netkit = require("../../provider/helper/resources/netkit");
-    const paths: typeof import("../../provider/helper/state/paths") = require("../../provider/helper/state/paths");
-    if (paths.STATE_ROOT !== stateDir) throw new Error(`state modules loaded too early: STATE_ROOT is ${paths.STATE_ROOT}`);
   });
 
-  afterAll(() => {
-    fs.rmSync(stateDir, { recursive: true, force: true });
-    if (saved === undefined) delete process.env.HVNET_STATE_DIR;
-    else process.env.HVNET_STATE_DIR = saved;
-  });
-
-  const rssRecord = () => JSON.parse(fs.readFileSync(path.join(stateDir, "registry", "rss", "eth0.json"), "utf8"));
+  const rssRecord = () => JSON.parse(fs.readFileSync(path.join(state.dir, "registry", "rss", "eth0.json"), "utf8"));
 
   test("a retried rss.apply (same op) reuses the context the first attempt allocated, against a double", () => {
     const nic = new FakeEthtoolNic({ driver: "mlx5_core", combined: 16, maxCombined: 32, indirSize: 128, contexts: true, ntuple: "special", contextIds: [7, 3, 12] });

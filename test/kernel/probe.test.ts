@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { startHelperHost, HelperHost, HELPER_JS } from "../support/helper-host";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
+import { privateStateDir } from "../support/private-state";
 import { inNetns } from "../../provider/helper/kernel/netns";
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -153,18 +154,13 @@ describe("probe mounts bpffs when absent, inside its own mount namespace only (r
 
 describe("netkit.apply on this kernel (real kernel)", () => {
   let ns: ScratchNetns | undefined;
-  let stateDir: string | undefined;
-  const savedStateDir = process.env.HVNET_STATE_DIR;
+  // The lock and registry directories live in this describe's own state directory.
+  const state = privateStateDir("state");
   let netkit: typeof import("../../provider/helper/resources/netkit");
 
   beforeAll(() => {
     requireRoot();
-    // The lock directory comes from HVNET_STATE_DIR when the state modules load.
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-state-"));
-    process.env.HVNET_STATE_DIR = stateDir;
     netkit = require("../../provider/helper/resources/netkit");
-    const paths: typeof import("../../provider/helper/state/paths") = require("../../provider/helper/state/paths");
-    if (paths.STATE_ROOT !== stateDir) throw new Error(`state modules loaded too early: STATE_ROOT is ${paths.STATE_ROOT}`);
     ns = createScratchNetns("nk");
     ns.ip("link", "add", "nic0", "numtxqueues", "4", "numrxqueues", "4", "type", "veth", "peer", "name", "wire0");
     ns.ip("link", "set", "nic0", "up");
@@ -173,9 +169,6 @@ describe("netkit.apply on this kernel (real kernel)", () => {
 
   afterAll(() => {
     ns?.remove();
-    if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
-    if (savedStateDir === undefined) delete process.env.HVNET_STATE_DIR;
-    else process.env.HVNET_STATE_DIR = savedStateDir;
   });
 
   test("fails with a capability error naming this kernel and the queue lease, and leaves nothing", () => {
@@ -198,7 +191,7 @@ describe("netkit.apply on this kernel (real kernel)", () => {
     // Nothing was made in the test's own namespace either.
     expect(() => execFileSync("ip", ["link", "show", "dev", "nkt0"], { stdio: "ignore" })).toThrow();
     // The lock is released and its file removed.
-    expect(fs.existsSync(stateDir!) ? fs.readdirSync(stateDir!) : []).toEqual([]);
+    expect(fs.existsSync(state.dir) ? fs.readdirSync(state.dir) : []).toEqual([]);
   });
 
   test("this kernel has no netkit at all: ip(8) is refused too (witness for the above)", () => {

@@ -4,9 +4,6 @@
 // every test here says "(test double, not the kernel)". The double answers the exact
 // bytes our rtnetlink and generic netlink clients send. Owner records live in a
 // temporary HVNET_STATE_DIR.
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { FakeNetlinkKernel, FakeOptions } from "../support/fake-netlink";
 import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkClient } from "../../provider/helper/kernel/netlink/socket";
 import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
@@ -19,29 +16,13 @@ import { checkNetkitSpec, encodeNetkitPolicyChange } from "../../provider/helper
 import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
 import type { NetkitKernel } from "../../provider/helper/resources/netkit";
 import { thrown } from "../support/thrown";
+import { privateStateDir } from "../support/private-state";
 
-// The state directory is read when the state modules load: the resource module is loaded
-// only after HVNET_STATE_DIR points at this test file's own directory.
+// The resource module is loaded once this file's state directory is in place.
+privateStateDir("netkit", { clearRegistryAfterEach: true });
 let N: typeof import("../../provider/helper/resources/netkit");
-let stateDir: string;
-const savedStateDir = process.env.HVNET_STATE_DIR;
-
 beforeAll(() => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-netkit-"));
-  process.env.HVNET_STATE_DIR = stateDir;
   N = require("../../provider/helper/resources/netkit");
-  const paths: typeof import("../../provider/helper/state/paths") = require("../../provider/helper/state/paths");
-  if (paths.STATE_ROOT !== stateDir) throw new Error(`state modules loaded too early: STATE_ROOT is ${paths.STATE_ROOT}`);
-});
-
-afterEach(() => {
-  fs.rmSync(path.join(stateDir, "registry"), { recursive: true, force: true });
-});
-
-afterAll(() => {
-  fs.rmSync(stateDir, { recursive: true, force: true });
-  if (savedStateDir === undefined) delete process.env.HVNET_STATE_DIR;
-  else process.env.HVNET_STATE_DIR = savedStateDir;
 });
 
 const applyNetkitOn: typeof N.applyNetkitOn = (...a) => N.applyNetkitOn(...a);

@@ -3,7 +3,6 @@
 // with additional RSS contexts or ntuple filters, so every test here says
 // "(test double, not the kernel)". The registry lives in a temporary HVNET_STATE_DIR.
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { FakeEthtoolNic, FakeNicOptions } from "../support/fake-ethtool";
 import { InputReader } from "../../provider/helper/validate/reader";
@@ -14,31 +13,14 @@ import * as ntuple from "../../provider/helper/kernel/ethtool/ntuple";
 import { RssContextBusyError } from "../../provider/helper/kernel/ethtool/errors";
 import { ETHTOOL_SRSSH, ETHTOOL_SRXCLSRLDEL, ETHTOOL_SRXCLSRLINS } from "../../provider/helper/kernel/ethtool/structs";
 import { thrown } from "../support/thrown";
+import { privateStateDir } from "../support/private-state";
 
-// The state directory is read when the state modules load, so the resource module is
-// loaded only after HVNET_STATE_DIR points at a directory of this test file's own. No
+// The resource module is loaded once this file's state directory is in place. No
 // jest.resetModules: the double and the resource must share one EthtoolError class.
+const state = privateStateDir("rss", { clearRegistryAfterEach: true });
 let R: typeof import("../../provider/helper/resources/rss");
-let stateDir: string;
-const savedStateDir = process.env.HVNET_STATE_DIR;
-
 beforeAll(() => {
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvt-rss-"));
-  process.env.HVNET_STATE_DIR = stateDir;
   R = require("../../provider/helper/resources/rss");
-  const paths: typeof import("../../provider/helper/state/paths") = require("../../provider/helper/state/paths");
-  if (paths.STATE_ROOT !== stateDir) throw new Error(`state modules loaded too early: STATE_ROOT is ${paths.STATE_ROOT}`);
-});
-
-afterEach(() => {
-  // Each test starts with no records; the registry prunes its own directories when empty.
-  fs.rmSync(path.join(stateDir, "registry"), { recursive: true, force: true });
-});
-
-afterAll(() => {
-  fs.rmSync(stateDir, { recursive: true, force: true });
-  if (savedStateDir === undefined) delete process.env.HVNET_STATE_DIR;
-  else process.env.HVNET_STATE_DIR = savedStateDir;
 });
 
 const INDIR = 128;
@@ -62,7 +44,7 @@ function nicWith(o: FakeNicOptions = {}): FakeEthtoolNic {
 const args = (raw: Record<string, unknown>) => readRssArgs(InputReader.of({ device: "eth0", ...raw }));
 const equalSpread = (queues: number[]) => Array.from({ length: INDIR }, (_, i) => queues[i % queues.length]);
 const range = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
-const recordFile = (device = "eth0") => path.join(stateDir, "registry", "rss", `${device}.json`);
+const recordFile = (device = "eth0") => path.join(state.dir, "registry", "rss", `${device}.json`);
 const readRecordFile = () => JSON.parse(fs.readFileSync(recordFile(), "utf8"));
 
 const FLOW_A = { type: "tcp4", dst: "10.0.0.5", dstPort: 443 };
@@ -339,7 +321,7 @@ describe("RssContext remove (test double, not the kernel)", () => {
     expect(nic.defaultConfigured).toBe(false);
     expect(nic.contexts.get(0)!.indir).toEqual(equalSpread(range(0, QUEUES)));
     expect(fs.existsSync(recordFile())).toBe(false);
-    expect(fs.existsSync(path.join(stateDir, "registry"))).toBe(false);
+    expect(fs.existsSync(path.join(state.dir, "registry"))).toBe(false);
   });
 
   test("remove is idempotent: an absent context is success and leaves the operator's default table alone", () => {
