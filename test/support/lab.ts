@@ -99,7 +99,11 @@ export function labDown(lab: { name: string; dir: string }): void {
 }
 
 /** ssh options that pin the host key from a known_hosts file and never prompt. */
-export function labSshArgs(host: LabHost, knownHosts: string): string[] {
+export function labSshArgs(
+  host: Pick<LabHost, "privateKeyPath" | "port" | "user" | "address">,
+  knownHosts: string,
+  connectTimeoutSeconds = 5,
+): string[] {
   return [
     "-F", "/dev/null",
     "-i", host.privateKeyPath,
@@ -108,7 +112,7 @@ export function labSshArgs(host: LabHost, knownHosts: string): string[] {
     "-o", `UserKnownHostsFile=${knownHosts}`,
     "-o", "GlobalKnownHostsFile=/dev/null",
     "-o", "BatchMode=yes",
-    "-o", "ConnectTimeout=5",
+    "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
     "-p", String(host.port),
     `${host.user}@${host.address}`,
   ];

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { LabInventoryHost } from "../../sdk/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
+import { labSshArgs } from "../support/lab";
 
 const VMLAB = path.resolve(__dirname, "../../scripts/vmlab/vmlab.sh");
 // A cold run builds the image (debootstrap, backports kernel, netdevsim) and boots the
@@ -42,18 +43,7 @@ function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
 }
 
 function sshArgs(host: VmLabHost, knownHosts: string): string[] {
-  return [
-    "-F", "/dev/null",
-    "-i", host.privateKeyPath,
-    "-o", "IdentitiesOnly=yes",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "BatchMode=yes",
-    "-o", "ConnectTimeout=10",
-    "-p", String(host.port),
-    `${host.user}@${host.address}`,
-  ];
+  return labSshArgs(host, knownHosts, 10);
 }
 
 /** A remote command over real SSH with the pinned key: status, stdout and stderr. */

@@ -12,6 +12,7 @@ import path from "node:path";
 import type { LabInventoryHost } from "../../../sdk/lab";
 import type { HostSpec } from "../../../provider/transport/host-spec";
 import { requireCommand, requireRoot } from "../../support/require-root";
+import { labSshArgs } from "../../support/lab";
 
 export const VMLAB = path.resolve(__dirname, "../../../scripts/vmlab/vmlab.sh");
 /** A cold run builds the image and boots under TCG on a shared 2-core machine. */
@@ -61,19 +62,9 @@ function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
   });
 }
 
+/** A guest under software emulation can take a while to accept a connection. */
 export function sshArgs(host: VmLabHost, knownHosts: string): string[] {
-  return [
-    "-F", "/dev/null",
-    "-i", host.privateKeyPath,
-    "-o", "IdentitiesOnly=yes",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "BatchMode=yes",
-    "-o", "ConnectTimeout=20",
-    "-p", String(host.port),
-    `${host.user}@${host.address}`,
-  ];
+  return labSshArgs(host, knownHosts, 20);
 }
 
 export async function vmLabUp(hosts = 1): Promise<VmLab> {
