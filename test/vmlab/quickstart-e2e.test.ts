@@ -5,43 +5,23 @@
 // again, destroy leaves the host as it was. Witnesses over SSH: ip, bpftool.
 // Software emulation (TCG): timings printed here are not performance numbers.
 import path from "node:path";
-import { ExampleProject } from "../e2e/support/project";
-import { safeName, vmLabUp, VmLab, VMLAB_UP_TIMEOUT_MS } from "./support/vm-lab";
+import { vmExampleSuite } from "./support/vm-example";
 
 jest.setTimeout(20 * 60_000);
 
-let lab: VmLab;
-let project: ExampleProject | undefined;
-let nic: string;
-const stacks: string[] = [];
-
-beforeAll(async () => {
-  lab = await vmLabUp(1);
-  nic = safeName(lab.inventory.hosts[0].uplink);
-  project = await ExampleProject.create("quickstart");
-}, VMLAB_UP_TIMEOUT_MS);
-
-afterAll(async () => {
-  try {
-    const problems: string[] = [];
-    for (const s of stacks) problems.push(...((await project?.dropStack(s)) ?? []));
-    if (problems.length) console.error(`cleanup: ${problems.join("\n")}`);
-  } finally {
-    project?.remove();
-    await lab?.down();
-  }
-}, 20 * 60_000);
+const suite = vmExampleSuite("quickstart");
+const stacks = suite.stacks;
 
 /** Links (with any XDP program id left out: ids grow) and hvnet's pins. */
 function hostState(): string {
-  return lab.sshOk(`ip -o link show | cut -d' ' -f2,3; ip -d link show ${nic} | grep -c xdp; find /sys/fs/bpf/hvnet 2>/dev/null | sort; true`);
+  return suite.lab.sshOk(`ip -o link show | cut -d' ' -f2,3; ip -d link show ${suite.nic} | grep -c xdp; find /sys/fs/bpf/hvnet 2>/dev/null | sort; true`);
 }
 
 test("quickstart on Linux 7.x: preview, up, refresh after a hand-deleted tap, up again, destroy: the host ends as it was", async () => {
-  const p = project!;
+  const p = suite.project;
   const before = hostState();
   stacks.push("vm");
-  await p.newStack("vm", { "hvnet:inventory": path.join(lab.dir, "inventory.json") });
+  await p.newStack("vm", { "hvnet:inventory": path.join(suite.lab.dir, "inventory.json") });
   const long = { timeoutMs: 15 * 60_000 };
 
   const preview = await p.pulumiOk(["preview", "--stack", "vm"], long);
@@ -50,18 +30,18 @@ test("quickstart on Linux 7.x: preview, up, refresh after a hand-deleted tap, up
 
   const up = await p.pulumiOk(["up", "--yes", "--stack", "vm"], long);
   console.log(`quickstart on a VM lab host: up ${up.ms} ms`);
-  const [uplink] = JSON.parse(lab.sshOk(`ip -j -d link show dev ${nic}`));
+  const [uplink] = JSON.parse(suite.lab.sshOk(`ip -j -d link show dev ${suite.nic}`));
   expect(uplink.xdp?.prog?.id).toEqual(expect.any(Number));
-  const taps = JSON.parse(lab.sshOk("ip -j -d link show type tun")) as Array<{ ifname: string; xdp?: { prog?: { id: number } } }>;
+  const taps = JSON.parse(suite.lab.sshOk("ip -j -d link show type tun")) as Array<{ ifname: string; xdp?: { prog?: { id: number } } }>;
   expect(taps.map((t) => t.ifname).sort()).toEqual(["tap-vm1", "tap-vm2"]);
   for (const t of taps) expect(t.xdp?.prog?.id).toEqual(expect.any(Number));
-  const fdb = lab.sshOk(`bpftool -j map dump pinned /sys/fs/bpf/hvnet/xdp/root/${nic}/maps/fdb`);
+  const fdb = suite.lab.sshOk(`bpftool -j map dump pinned /sys/fs/bpf/hvnet/xdp/root/${suite.nic}/maps/fdb`);
   expect((JSON.parse(fdb) as unknown[]).length).toBe(2);
 
-  lab.sshOk("ip link del tap-vm2");
+  suite.lab.sshOk("ip link del tap-vm2");
   await p.pulumiOk(["refresh", "--yes", "--stack", "vm"], long);
   await p.pulumiOk(["up", "--yes", "--stack", "vm"], long);
-  expect(lab.sshOk("ip -o link show tap-vm2")).toContain("tap-vm2");
+  expect(suite.lab.sshOk("ip -o link show tap-vm2")).toContain("tap-vm2");
 
   const destroy = await p.pulumiOk(["destroy", "--yes", "--stack", "vm"], long);
   console.log(`quickstart on a VM lab host: destroy ${destroy.ms} ms`);
