@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (DESIGN.md "Testing layers" 5), written to BENCHMARKS.md.
 #
-#   scripts/bench.sh [all|helper|runtime|stack|datapath]...
+#   scripts/bench.sh [all|helper|runtime|stack|fleet|datapath]...
 #
 #   helper    the helper process locally (scratch netns, private mount ns, own bpffs):
 #             10,000 FDB entries in one batch, pipelined single requests, start → hello
@@ -10,19 +10,22 @@
 #   stack     the Pulumi CLI: up / refresh / destroy of N FdbEntry against a no-op dynamic
 #             resource with the same inputs, interleaved (scripts/bench/stack.ts; the curve
 #             goes to docs/bench/stack-curve.svg). Quick run: BENCH_STACK_ARGS="--sizes 50,200"
+#   fleet     the fleet runner: the same hosts × resources sharded into stacks, as one
+#             stack, and as no-op resources sharded the same way (scripts/bench/fleet.ts).
+#             Default 50 hosts × 20; quick run: BENCH_FLEET_ARGS="--hosts 10 --resources 20"
 #   datapath  XDP packets per second (scripts/bench-datapath.ts)
 #
 # Each benchmark writes its Markdown section to dist/bench/NAME.md; BENCHMARKS.md is put
 # together from every section there, so running one benchmark keeps the others' last
 # numbers (each section says when it was measured). Extra options for one benchmark go in
-# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_STACK_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
+# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_STACK_ARGS, BENCH_FLEET_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
 # Exit status: 0 when every benchmark run met its targets, 1 otherwise.
 set -euo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT_DIR="$REPO/dist/bench"
-ALL=(helper runtime stack datapath)
+ALL=(helper runtime stack fleet datapath)
 
 die() {
   echo "bench: $*" >&2
@@ -40,7 +43,7 @@ selected=()
 for arg in "${@:-all}"; do
   case "$arg" in
   all) selected+=("${ALL[@]}") ;;
-  helper | runtime | stack | datapath) selected+=("$arg") ;;
+  helper | runtime | stack | fleet | datapath) selected+=("$arg") ;;
   -h | --help | help) usage ;;
   *) echo "bench: unknown benchmark '$arg'" >&2; usage ;;
   esac
@@ -84,6 +87,7 @@ title_of() {
   helper) echo "Helper (local)" ;;
   runtime) echo "Runtime over SSH (1-host lab)" ;;
   stack) echo "Stack: pulumi up / refresh / destroy vs the no-op floor" ;;
+  fleet) echo "Fleet: sharded stacks vs one stack vs the no-op floor" ;;
   datapath) echo "Datapath (XDP, live frames)" ;;
   esac
 }
@@ -111,6 +115,14 @@ run_one() {
     read -r -a extra <<<"${BENCH_STACK_ARGS:-}"
     # The stack benchmark's lab gets its own name: the runtime one may still be going down.
     cmd=(node "$OUT_DIR/stack.js" "$md" --lab-name "${LAB_NAME}s" --svg "$REPO/docs/bench/stack-curve.svg" "${extra[@]}")
+    ;;
+  fleet)
+    [[ -x "$(. scripts/pulumi-version.sh && echo "$HVNET_PULUMI_BIN")/pulumi" ]] || die "the Pulumi CLI is not built: run 'make pulumi'"
+    # --packages=external: the Automation API is loaded from node_modules, not bundled.
+    "$ESBUILD" scripts/bench/fleet.ts --bundle --platform=node --target=node20 --packages=external \
+      --outfile="$OUT_DIR/fleet.js" --log-level=warning
+    read -r -a extra <<<"${BENCH_FLEET_ARGS:-}"
+    cmd=(node "$OUT_DIR/fleet.js" "$md" --lab-name "${LAB_NAME}f" "${extra[@]}")
     ;;
   datapath)
     # The build line scripts/bench-datapath.ts documents.

@@ -12,7 +12,7 @@ export interface CheckFailure {
 
 /** Properties the runtime handles itself and never sends to the helper. */
 // __owner: "<project>/<stack>/<Type>/<name>", set by the SDK constructor (see readOwnership).
-export const RUNTIME_PROPS = ["host", "__provider", "__owner"];
+export const RUNTIME_PROPS = ["host", "__provider", "__owner", "__host"];
 
 /**
  * The connection each host name was first checked with in this provider process (all of a
