@@ -101,7 +101,13 @@ export function program(run: (code: Promise<number>) => void): Command {
       );
     });
 
-  const fleetCmd = p.command("fleet").description("preview, update or destroy a fleet as shard stacks: canary shard first, a bounded number in flight, stop on the first failure");
+  const fleetCmd = p
+    .command("fleet")
+    .description("preview, update or destroy a fleet as shard stacks: canary shard first, a bounded number in flight, stop on the first failure")
+    // Without a subcommand: one line, like every other usage error (not commander's help page).
+    .action(() => {
+      throw new UsageError("fleet needs a command: preview, up or destroy (hvnet fleet up --help)");
+    });
   for (const op of ["preview", "up", "destroy"] as const) {
     fleetCmd
       .command(op)

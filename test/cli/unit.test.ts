@@ -190,7 +190,7 @@ describe("the command line (the built command, no host contacted)", () => {
     [["metrics", "--listen", "nowhere", "--inventory", "x"], /^hvnet: --listen nowhere: expected HOST:PORT, \[IPv6\]:PORT or :PORT$/],
     [["stats", "--host", "10.0.0.1"], /^hvnet: --host 10.0.0.1: --host-key is required/],
     [["stats", "--inventory", "/nonexistent.json"], /^hvnet: inventory \/nonexistent.json: no such file$/],
-    [["fleet"], /^hvnet: unknown command 'fleet'/],
+    [["fleet"], /^hvnet: fleet needs a command: preview, up or destroy/],
   ];
   test.each(cases)("hvnet %j: one line, exit 2", async (args, re) => {
     const r = await runCli(args, { HVNET_LAB_INVENTORY: "/nonexistent" });
