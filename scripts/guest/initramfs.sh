@@ -4,7 +4,7 @@
 # goes to ~/.cache/hvnet/guest/<hash of every input>/ and is reused while the inputs stay the
 # same. Prints that directory (vmlinuz, initramfs.cpio.gz).
 #
-# Needs: a built VM lab image (scripts/vmlab/image.sh), busybox-static (its cpio packs the
+# Needs: the VM lab image (scripts/vmlab/image.sh, built if missing), busybox-static (its cpio packs the
 # initramfs), gcc with static libc, xz. HVNET_GUEST_KERNEL / HVNET_GUEST_MODULES override where the
 # kernel image and its /lib/modules/<version> directory are taken from.
 set -euo pipefail
@@ -12,7 +12,6 @@ die() { printf 'guest: error: %s\n' "$*" >&2; exit 1; }
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC="$(cd "$HERE/../../test/guest" && pwd)"
-VMLAB_CACHE="${HVNET_VMLAB_CACHE:-$HOME/.cache/hvnet/vmlab}"
 CACHE="${HVNET_GUEST_CACHE:-$HOME/.cache/hvnet/guest}"
 BUSYBOX="${HVNET_GUEST_BUSYBOX:-/bin/busybox}"
 
@@ -26,14 +25,15 @@ done
 KERNEL="${HVNET_GUEST_KERNEL:-}"
 MODULES="${HVNET_GUEST_MODULES:-}"
 if [[ -z "$KERNEL" || -z "$MODULES" ]]; then
-  env_file="$(ls -t -- "$VMLAB_CACHE"/*/image.env 2>/dev/null | head -n1 || true)"
-  [[ -n "$env_file" ]] || die "no VM lab image under $VMLAB_CACHE: build it first (scripts/vmlab/image.sh)"
-  kver="$(sed -n 's/^KERNEL=//p' "$env_file")"
-  KERNEL="${KERNEL:-$(dirname "$env_file")/vmlinuz}"
+  # The VM lab's own scripts say where its kernel and root file system are (building them
+  # on a cold machine: minutes, once; the VM lab tests share the result).
+  VMLAB="$HERE/../vmlab"
+  img="$("$VMLAB/image.sh")" || die "the VM lab image could not be built (scripts/vmlab/image.sh)"
+  kver="$(sed -n 's/^KERNEL=//p' "$img/image.env")"
+  KERNEL="${KERNEL:-$img/vmlinuz}"
   if [[ -z "$MODULES" ]]; then
-    for root in "$VMLAB_CACHE"/rootfs-*/; do
-      [[ -f "$root.complete" && -d "$root/lib/modules/$kver" ]] && MODULES="$root/lib/modules/$kver"
-    done
+    rootfs="$("$VMLAB/image-rootfs.sh")" || die "the VM lab root file system is missing (scripts/vmlab/image-rootfs.sh)"
+    MODULES="$rootfs/lib/modules/$kver"
   fi
 fi
 [[ -f "$KERNEL" ]] || die "guest kernel $KERNEL is missing"

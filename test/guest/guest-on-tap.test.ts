@@ -163,7 +163,9 @@ beforeAll(async () => {
   const extMac = JSON.parse(inExt("ip", ["-j", "link", "show", ext.device]))[0].address as string;
   await guest.ok(`d=$(ifname_of ${MAC1}) && ip link set "$d" up && ip addr add ${guestIp}/24 dev "$d" && arp -s ${extIp} ${extMac}`);
   inExt("ip", ["neigh", "replace", guestIp, "lladdr", MAC1, "dev", ext.device, "nud", "permanent"]);
-}, 6 * 60_000);
+  // A cold machine builds the VM lab image first (scripts/vmlab/image.sh, once): the
+  // generous limit is for that; a warm run is up and booted in well under a minute.
+}, 45 * 60_000);
 
 afterAll(async () => {
   const problems: string[] = [];
