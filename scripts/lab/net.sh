@@ -48,6 +48,10 @@ net_make_switch() {
   ip -n "$NS_EXT" link set lo up
   ip link add ext0 netns "$NS_EXT" type veth peer name ext netns "$NS_SW"
   ip -n "$NS_EXT" link set ext0 addrgenmode none
+  # No checksum offload at the "outside world": a veth would hand frames on with their
+  # checksums unfinished, which a real wire never carries (a guest behind vm-egress and
+  # l2fwd counted every such UDP datagram as InCsumErrors).
+  ip netns exec "$NS_EXT" ethtool -K ext0 tx off >/dev/null
   ip -n "$NS_EXT" addr add "$(ext_addr)/24" dev ext0
   ip -n "$NS_EXT" link set ext0 up
   ip -n "$NS_SW" link set ext addrgenmode none master "$BR_SW" up
@@ -80,6 +84,9 @@ net_make_host() {
     type veth peer name "hv$i" netns "$NS_SW" numtxqueues 4 numrxqueues 4
   ip -n "$ns" link set uplink0 addrgenmode none up
   ip -n "$NS_SW" link set "hv$i" addrgenmode none master "$BR_SW" up
+  # A veth delivers frames an XDP program redirects into it (vm-egress → uplink0) only
+  # when its peer has GRO or an XDP program; a NIC's wire has no such condition.
+  ip netns exec "$NS_SW" ethtool -K "hv$i" gro on >/dev/null
 }
 
 # Root-namespace links of this lab: the bridge and the host ends of the mgmt veths.

@@ -123,16 +123,15 @@ beforeAll(async () => {
   runDir = fs.mkdtempSync(path.join(os.tmpdir(), "hvnet-guest-"));
   lab = await labUp({ hosts: 1 });
   inventory = path.join(lab.dir, "inventory.json");
-  // veth delivers an XDP_REDIRECT into uplink0 only when the far end (the switch port) runs
-  // NAPI: without GRO or an XDP program there, every frame vm-egress redirects from the tap
-  // is dropped (tap rx_dropped) while vm-egress has counted it as redirected. A NIC has no
-  // such condition; the lab's switch port needs it (scripts/lab/net.sh does not set it).
-  execFileSync("ip", ["netns", "exec", lab.inventory.switch.netns, "ethtool", "-K", "hv1", "gro", "on"], { stdio: ["ignore", "pipe", "pipe"] });
-  // A veth hands its peer a checksum-offloaded UDP frame with the checksum not yet
-  // computed (CHECKSUM_PARTIAL); l2fwd redirects the raw frame, and the guest counts every
-  // such datagram as InCsumErrors. A wire never carries that: the external side computes
-  // its checksums, as a real host's NIC would.
-  execFileSync("ip", ["netns", "exec", lab.inventory.external.netns, "ethtool", "-K", lab.inventory.external.device, "tx", "off"], { stdio: ["ignore", "pipe", "pipe"] });
+  // What the lab must set for a guest's traffic to cross it (scripts/lab/net.sh): veth
+  // delivers an XDP_REDIRECT into uplink0 only when the switch-side port runs NAPI (GRO on;
+  // without it every frame vm-egress redirects is dropped as the tap's rx_dropped while
+  // vm-egress counts it as redirected), and the external side finishes its checksums (else
+  // l2fwd hands the guest CHECKSUM_PARTIAL frames it counts as InCsumErrors).
+  const feature = (ns: string, dev: string, name: string) =>
+    execFileSync("ip", ["netns", "exec", ns, "ethtool", "-k", dev], { encoding: "utf8" }).match(new RegExp(`^${name}: (on|off)`, "m"))?.[1];
+  expect(feature(lab.inventory.switch.netns, "hv1", "generic-receive-offload")).toBe("on");
+  expect(feature(lab.inventory.external.netns, lab.inventory.external.device, "tx-checksumming")).toBe("off");
   env = { HVNET_HELPER_DIR: bundle.dir };
   pool = new HostPool({ helperDir: bundle.dir });
   const ext = lab.inventory.external;
