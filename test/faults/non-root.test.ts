@@ -3,7 +3,7 @@
 // the provider runtime drives real sshd, both with the real helper of the packed package;
 // what happened is witnessed inside the host as root (lab hostExec), never through hvnet.
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { KINDS } from "../../provider/resources";
@@ -161,7 +161,8 @@ test("an upload with a file the bundle does not have is refused before anything 
   // The whole result on failure: once, under heavy load, this step came back without an
   // exit status (code null), and only the signal and stderr can say why.
   const extra = await conn.exec(`echo extra > ${dir}/bundle/preload.js`);
-  expect({ code: extra.code, signal: extra.signal, stderr: extra.stderr }).toEqual({ code: 0, signal: undefined, stderr: "" });
+  const sshdLog = () => readFileSync(path.join(lab.dir, "hosts", "hv1", "sshd.log"), "utf8").split("\n").slice(-40).join("\n");
+  expect({ code: extra.code, signal: extra.signal, stderr: extra.stderr, sshd: extra.code === 0 ? "" : sshdLog() }).toEqual({ code: 0, signal: undefined, stderr: "", sshd: "" });
   const r = await conn.exec(installCommand(bundle.hash, conn.user, dir));
   expect(r.code).toBe(4);
   expect(r.stderr).toContain(`hvnet-launch: refusing to install bundle ${bundle.hash}: the files are not the manifest's (preload.js )`);
