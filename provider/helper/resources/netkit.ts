@@ -19,7 +19,7 @@ import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { BPFFS_ROOT } from "../validate/formats";
 import { bpfCall } from "../kernel/bpf/internal/syscall";
 import { closeFd } from "../kernel/bpf/internal/fd";
-import { ensureBpffs, pinFd, removePin } from "../kernel/bpf/pin";
+import { ensureBpffs, pinFd, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf/pin";
 import { readNetkitArgs, NetkitArgs } from "./netkit-args";
 
 const owners = ownerStore("netkit");
@@ -71,11 +71,7 @@ export const kernelXskMaps: XskMapPins = {
   },
   remove(path) {
     removePin(path);
-    try {
-      fs.rmdirSync(dirname(path));
-    } catch {
-      // not empty or already gone: someone else's files stay
-    }
+    pruneEmptyBpffsDirs(dirname(path), BPFFS_ROOT);
   },
 };
 

@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BpfObject, BpfLink, BpfMap, BpfProgram } from "../kernel/bpf";
-import { ensureBpffs, mkdirpBpffs, removePin } from "../kernel/bpf/pin";
+import { ensureBpffs, mkdirpBpffs, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf/pin";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { OpError } from "../rpc/errors";
 import { builtin } from "../bpf-objects";
@@ -204,7 +204,7 @@ export function detach(pinDir: string): boolean {
   }
   removePin(linkPin);
   removeTree(pinDir);
-  pruneBpffsDirs(path.dirname(pinDir));
+  pruneEmptyBpffsDirs(path.dirname(pinDir), BPFFS_ROOT);
   return existed;
 }
 
@@ -216,15 +216,4 @@ function removeTree(dir: string): void {
     else removePin(p);
   }
   fs.rmdirSync(dir);
-}
-
-/** Removes empty directories from `dir` up to (not including) the bpffs root. */
-export function pruneBpffsDirs(dir: string): void {
-  for (let d = dir; d.startsWith(`${BPFFS_ROOT}/`); d = path.dirname(d)) {
-    try {
-      fs.rmdirSync(d);
-    } catch {
-      return;
-    }
-  }
 }

@@ -1,7 +1,7 @@
 // bpffs: where pins live. A pin keeps a map, program or link alive after the helper exits,
 // so the helper makes sure the filesystem is there, creates directories only inside it,
 // and treats a missing pin as "gone" (pins vanish on reboot), not as a failure.
-import { existsSync, mkdirSync, statfsSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, statfsSync, unlinkSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import * as libc from "../internal/libc";
 import { KernelError } from "../internal/errors";
@@ -57,6 +57,20 @@ function requireUnderBpffs(path: string): string {
 /** mkdir -p inside bpffs; refuses to create directories anywhere else. */
 export function mkdirpBpffs(dir: string): void {
   mkdirSync(requireUnderBpffs(dir), { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Removes `dir` and its parents while they are empty, up to (not including) `root`: what
+ * a removed object leaves of its pin path must go too (destroy leaves the host as it was).
+ */
+export function pruneEmptyBpffsDirs(dir: string, root = DEFAULT_BPFFS): void {
+  for (let d = dir; d.startsWith(`${root}/`); d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return; // not empty (someone else's pins stay), or gone
+    }
+  }
 }
 
 /** The contract's name for mkdirpBpffs. */
