@@ -357,7 +357,7 @@ export interface VmInterfaceArgs {
   host: pulumi.Input<HostArgs>;
   /** Tap name (replaces). */
   name: pulumi.Input<string>;
-  /** The VM's vCPUs; queues default to 2 x vcpus, as XDP in guests requires. */
+  /** The VM's vCPUs; queues default to 2 x vcpus, which gives XDP in the guest TX rings of its own (with fewer, Linux 7.3's virtio-net still attaches XDP, in a slower locked TX mode: seen in test/guest). */
   vcpus?: pulumi.Input<number>;
   /** Queue count, instead of vcpus (replaces). */
   queues?: pulumi.Input<number>;
@@ -596,7 +596,7 @@ export class VmInterface extends pulumi.CustomResource {
   declare public readonly host: pulumi.Output<Host>;
   /** Tap name (replaces). */
   declare public readonly name: pulumi.Output<string>;
-  /** The VM's vCPUs; queues default to 2 x vcpus, as XDP in guests requires. */
+  /** The VM's vCPUs; queues default to 2 x vcpus, which gives XDP in the guest TX rings of its own (with fewer, Linux 7.3's virtio-net still attaches XDP, in a slower locked TX mode: seen in test/guest). */
   declare public readonly vcpus: pulumi.Output<number | undefined>;
   /** The guest's MAC (in place). */
   declare public readonly mac: pulumi.Output<string>;
