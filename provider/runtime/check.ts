@@ -36,8 +36,9 @@ function lookAlikeProblem(spec: HostSpec): string | undefined {
     return undefined;
   }
   if (first.key === key) return undefined;
-  const a = describeConnection(first.spec);
-  const b = describeConnection(spec);
+  // Sorted: Pulumi checks resources concurrently, and the message must not depend on
+  // which of the two it happened to check first.
+  const [a, b] = [describeConnection(first.spec), describeConnection(spec)].sort();
   const how = a === b ? `${a}, with different host keys` : `${a} and ${b}`;
   return `host.name "${name}" names two different connections in this stack: ${how}. A name is one machine's identity: give each machine its own name, or the same connection details everywhere`;
 }

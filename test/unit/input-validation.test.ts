@@ -155,6 +155,12 @@ describe("one host name is one machine (within a provider process)", () => {
     expect(check(named()).failures).toEqual([]);
   });
 
+  test("the message is the same whichever of the two Pulumi checked first (it checks concurrently)", () => {
+    check(named({ address: "198.18.0.11" }));
+    const { failures } = check(named());
+    expect(failures[0].reason).toContain("root@198.18.0.10:22 and root@198.18.0.11:22");
+  });
+
   test("a different host key, port, user or jump host under the same name is refused too", () => {
     expect(check(named()).failures).toEqual([]);
     const other = check(named({ hostKey: "SHA256:" + "B".repeat(43) })).failures;
