@@ -117,7 +117,9 @@ export class HelperProcess extends EventEmitter {
   /** Opens the protocol on a freshly exec'd channel: hello, then checks the bundle hash. */
   static async start(channel: ClientChannel, opts: HelperProcessOptions): Promise<HelperProcess> {
     const p = new HelperProcess(channel, opts.host, opts.stderrLines ?? 50);
-    const timeoutMs = opts.helloTimeoutMs ?? 20_000;
+    // HVNET_HELLO_TIMEOUT (seconds): a host under software emulation and load can take
+    // longer than 20 s to start Node.
+    const timeoutMs = opts.helloTimeoutMs ?? envSeconds("HVNET_HELLO_TIMEOUT", 20_000);
     let timer: NodeJS.Timeout | undefined;
     try {
       const keepaliveMs = opts.keepaliveMs ?? envSeconds("HVNET_KEEPALIVE_INTERVAL", DEFAULT_KEEPALIVE_MS);

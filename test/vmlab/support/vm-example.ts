@@ -17,8 +17,12 @@ export function vmExampleSuite(example: string): VmExampleSuite {
   const suite = { stacks: [] as string[] } as VmExampleSuite;
   let project: ExampleProject | undefined;
   let lab: VmLab | undefined;
+  const savedHello = process.env.HVNET_HELLO_TIMEOUT;
 
   beforeAll(async () => {
+    // Node in a guest under software emulation, on a busy machine, can take longer than
+    // the default 20 s to answer hello; the Pulumi CLI hands this to the provider.
+    process.env.HVNET_HELLO_TIMEOUT = "120";
     lab = suite.lab = await vmLabUp(1);
     suite.nic = safeName(lab.inventory.hosts[0].uplink);
     project = suite.project = await ExampleProject.create(example);
@@ -32,6 +36,8 @@ export function vmExampleSuite(example: string): VmExampleSuite {
     } finally {
       project?.remove();
       await lab?.down();
+      if (savedHello === undefined) delete process.env.HVNET_HELLO_TIMEOUT;
+      else process.env.HVNET_HELLO_TIMEOUT = savedHello;
     }
   }, 20 * 60_000);
 
