@@ -3,14 +3,9 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { HostArgs } from "./generated";
+import type { InventoryHost } from "../provider/runtime/host-config";
 
-export interface LabInventoryHost {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  privateKeyPath: string;
-  hostKey: string;
+export interface LabInventoryHost extends InventoryHost {
   netns: string;
   uplink: string;
 }

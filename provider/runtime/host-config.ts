@@ -16,7 +16,8 @@ export function labInventoryPath(configured: string | undefined, cwd = process.c
   return path.resolve(cwd, configured ?? process.env.HVNET_LAB_INVENTORY ?? "../../.lab/inventory.json");
 }
 
-interface InventoryHost {
+/** A lab inventory host's connection part (the SDK adds netns and uplink). */
+export interface InventoryHost {
   name: string;
   address: string;
   port: number;
