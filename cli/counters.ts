@@ -1,8 +1,8 @@
 // The datapath's counters, as the helper's `stats` op reports them, grouped the way an
 // operator reads them: outcome (fast path, to the stack, dropped), reason, and the
 // fast-path share of unicast that "XDP and the Cloud" asks 90% or more of.
-import { COUNTERS, type CounterName } from "../provider/helper/bpf-layout";
-import type { AttachmentStats } from "../provider/helper/resources/stats";
+import { COUNTERS, type CounterName } from "../provider/common/counters";
+import type { AttachmentStats } from "../provider/common/stats";
 
 export type Counts = Record<CounterName, { packets: bigint; bytes: bigint }>;
 

@@ -1,7 +1,7 @@
 // How `hvnet stats` shows counters: tables for people, plain JSON for scripts.
 import Table from "cli-table3";
 import { TABLE_STYLE } from "./table-style";
-import { COUNTERS } from "../provider/helper/bpf-layout";
+import { COUNTERS } from "../provider/common/counters";
 import { summarize, type Attachment, type Summary } from "./counters";
 
 const ROLE: Record<Attachment["kind"], string> = { uplink: "l2fwd", vm: "vm-egress", "ingress-acl": "ingress-acl" };

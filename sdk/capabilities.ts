@@ -3,7 +3,7 @@
 // naming the host and what it lacks, with nothing changed and nothing in the state.
 // It asks the host's helper ("probe") over the same pooled connection the provider uses.
 import * as pulumi from "@pulumi/pulumi";
-import { closeSharedPool, sharedPool } from "../provider/runtime/pool";
+import { runtime } from "./shim";
 import type { HostSpec } from "../provider/transport/host-spec";
 
 export type Capability = "netkit-lease" | "rss-contexts" | "ntuple";
@@ -50,7 +50,7 @@ function hostName(host: HostSpec): string {
 
 /** Asks the host's helper what the host can do. Changes nothing on the host but the helper's own deployment. */
 export async function probeHost(host: HostSpec): Promise<HostProbe> {
-  return (await sharedPool().request(host, "probe", {})) as HostProbe;
+  return (await runtime().probe(host)) as HostProbe;
 }
 
 /** The missing capabilities, one message each; empty when the host has them all. */
@@ -103,5 +103,5 @@ export async function requireCapabilities(host: HostSpec, needs: Capability[], d
  * process would never reach that point and Pulumi would wait for it forever.
  */
 export function closeConnections(): Promise<void> {
-  return closeSharedPool();
+  return runtime().closeConnections();
 }

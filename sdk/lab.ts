@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { HostArgs } from "./generated";
-import type { InventoryHost } from "../provider/runtime/host-config";
+import type { InventoryHost } from "../provider/transport/inventory";
 
 export interface LabInventoryHost extends InventoryHost {
   netns: string;

@@ -12,8 +12,18 @@ export function providerModule(typeName: string): string {
   return `exports.handler=()=>require(${JSON.stringify(SELF)}).p(${JSON.stringify(typeName)})`;
 }
 
+type Runtime = typeof import("../provider/runtime/dynamic");
+
+/**
+ * The provider runtime, loaded on first use. The SDK's one way into it: the provider
+ * objects below and the program's capability checks (sdk/capabilities.ts) share its pool.
+ */
+export function runtime(): Runtime {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../provider/runtime/dynamic") as Runtime;
+}
+
 /** The provider object of a type (what the line above calls); the runtime loads only when a provider is. */
 export function p(typeName: string): object {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require("../provider/runtime/dynamic") as typeof import("../provider/runtime/dynamic")).provider(typeName);
+  return runtime().provider(typeName);
 }

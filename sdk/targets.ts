@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Host, HostArgs } from "./generated";
 import { LabInventory, labHosts, readLabInventory } from "./lab";
-import { labInventoryPath } from "../provider/runtime/host-config";
+import { labInventoryPath } from "../provider/transport/inventory";
 
 export interface StackTarget {
   name: string;

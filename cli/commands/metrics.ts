@@ -2,7 +2,7 @@
 // stdout for node_exporter's textfile collector, or served at /metrics on --listen.
 import * as http from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
-import { COUNTERS, type CounterName } from "../../provider/helper/bpf-layout";
+import { COUNTERS, type CounterName } from "../../provider/common/counters";
 import { summarize } from "../counters";
 import { readStats, type Reading } from "./stats";
 import type { Connector } from "../connect";

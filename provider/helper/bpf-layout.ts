@@ -4,6 +4,7 @@
 // and this file cannot drift apart silently. Integers are little endian (host order of
 // every hypervisor we target) unless the C field says "_be".
 import { isIPv4, isIPv6 } from "node:net";
+import { COUNTERS, type CounterName } from "../common/counters";
 
 // ------------------------------------------------------------------ sizes and limits
 
@@ -572,27 +573,7 @@ export function aclTablesMatchRules(b: Buffer): boolean {
 
 // ------------------------------------------------------------------ counters
 
-/** enum hvnet_counter_index, in index order (the BTF test compares names and values). */
-export const COUNTERS = [
-  "redirect",
-  "pass_unknown",
-  "pass_bcast_mcast",
-  "pass_qinq",
-  "drop_malformed",
-  "drop_no_port",
-  "drop_adjust",
-  "drop_no_config",
-  "drop_vlan_tagged",
-  "drop_spoof_mac",
-  "drop_spoof_ip",
-  "drop_spoof_arp",
-  "drop_spoof_nd",
-  "drop_ethertype",
-  "drop_acl",
-  "acl_accept",
-] as const;
-
-export type CounterName = (typeof COUNTERS)[number];
+export { COUNTERS, type CounterName } from "../common/counters";
 
 export interface Counter {
   packets: bigint;

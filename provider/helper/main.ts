@@ -4,7 +4,7 @@
 // idleExitMs: a connection that died without a FIN never closes stdin).
 import { Dispatcher } from "./rpc/dispatcher";
 import { serve } from "./rpc/server";
-import { PROTOCOL_VERSION } from "./rpc/protocol";
+import { PROTOCOL_VERSION } from "../common/protocol";
 import { IdleWatchdog, MAX_IDLE_EXIT_MS, MIN_IDLE_EXIT_MS } from "./rpc/idle";
 import { OpError } from "./rpc/errors";
 import { endSshSession, sshSessionPid } from "./rpc/session";

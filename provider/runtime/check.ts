@@ -1,7 +1,7 @@
 // check: validates and normalizes a resource's inputs without touching any host.
-import { ResourceKind } from "../resources/kind";
-import { InputReader, containsUnknown } from "../helper/validate/reader";
-import { ValidationError } from "../helper/validate/errors";
+import { ResourceKind } from "../kinds/kind";
+import { InputReader, containsUnknown } from "../common/validate/reader";
+import { ValidationError } from "../common/validate/errors";
 import { connectionKey, describeConnection, hostIdentity, HostSpec, validateHostSpec, withDefaults } from "../transport/host-spec";
 import { omit } from "./values";
 

@@ -1,6 +1,6 @@
 // diff: exactly the replace/in-place split of DESIGN.md. Connection details other than
 // the host's identity never replace anything.
-import { ResourceKind } from "../resources/kind";
+import { ResourceKind } from "../kinds/kind";
 import { hostIdentity, HostSpec } from "../transport/host-spec";
 import { sameValue, containsUnknown } from "./values";
 import { RUNTIME_PROPS } from "./check";

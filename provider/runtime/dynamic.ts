@@ -11,11 +11,11 @@
 // of a resource's state costs N times: the secret host (a private key is 400 bytes for
 // ed25519, 2.5 KB for RSA, as ciphertext in the inputs and again in the outputs) was most
 // of an FdbEntry's.
-import { KINDS, ResourceKind } from "../resources";
+import { KINDS, ResourceKind } from "../kinds";
 import { checkInputs, requireValidInputs } from "./check";
 import { diffInputs } from "./diff";
 import { createResource, readResource, updateResource, deleteResource, PartialCreateError } from "./operations";
-import { sharedPool } from "./pool";
+import { closeSharedPool, sharedPool } from "./pool";
 import { ConfigSource, configureHosts, currentConnection } from "./host-config";
 import { DEFAULT_PORT, HostSpec, hostIdentity, withDefaults } from "../transport/host-spec";
 import { sameValue } from "./values";
@@ -161,4 +161,14 @@ export function provider(typeName: string): object {
     providers.set(typeName, p);
   }
   return p;
+}
+
+/** Asks a host's helper what the host can do, over the pooled connection the CRUD methods use. */
+export function probe(host: HostSpec): Promise<unknown> {
+  return sharedPool().request(host, "probe", {});
+}
+
+/** Closes every pooled connection (the program's capability checks are done). */
+export function closeConnections(): Promise<void> {
+  return closeSharedPool();
 }

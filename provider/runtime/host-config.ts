@@ -3,36 +3,12 @@
 // host's key is replaced (and the config updated) that one no longer connects. A host of
 // the same identity (name) in the current config is reached the current way instead.
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { DEFAULT_PORT, HostSpec, hostIdentity, validateHostSpec } from "../transport/host-spec";
+import { inventoryConnections, labInventoryPath } from "../transport/inventory";
 
 /** What a dynamic provider's configure() is given (pulumi.dynamic.Config). */
 export interface ConfigSource {
   get(key: string): unknown;
-}
-
-/** One place for the rule the SDK (in the program) and the runtime (in the provider) share. */
-export function labInventoryPath(configured: string | undefined, cwd = process.cwd()): string {
-  return path.resolve(cwd, configured ?? process.env.HVNET_LAB_INVENTORY ?? "../../.lab/inventory.json");
-}
-
-/** A lab inventory host's connection part (the SDK adds netns and uplink). */
-export interface InventoryHost {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  privateKeyPath: string;
-  hostKey: string;
-}
-
-/** The lab inventory's hosts as connections (private keys read from their files). */
-export function inventoryConnections(file: string): HostSpec[] {
-  const inventory = JSON.parse(fs.readFileSync(file, "utf8")) as { hosts: InventoryHost[] };
-  return inventory.hosts.map((h) => ({
-    name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey,
-    privateKey: fs.readFileSync(h.privateKeyPath, "utf8"),
-  }));
 }
 
 /** Stack config `hosts` (a JSON list of connections, each with its uplink) as connections. */

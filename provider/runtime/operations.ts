@@ -1,7 +1,7 @@
 // create / read / update / delete of any resource kind, over a host's helper.
 // Ids are self-describing, `<host>/<kind>/<object>`, so read needs only the id.
 import { randomUUID } from "node:crypto";
-import { ResourceKind } from "../resources/kind";
+import { ResourceKind } from "../kinds/kind";
 import { HostSpec, hostIdentity } from "../transport/host-spec";
 import { HostRequester } from "./requester";
 import { RUNTIME_PROPS } from "./check";

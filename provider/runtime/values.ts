@@ -1,5 +1,5 @@
 // Comparing property values as Pulumi hands them to a dynamic provider.
-import { UNKNOWN, containsUnknown } from "../helper/validate/reader";
+import { UNKNOWN, containsUnknown } from "../common/validate/reader";
 
 export { UNKNOWN, containsUnknown };
 

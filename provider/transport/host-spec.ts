@@ -3,7 +3,7 @@
 // every message names the field and the offending value (never the private key).
 import { isIP } from "node:net";
 import { utils as sshUtils } from "ssh2";
-import { controlCharProblem } from "../helper/validate/formats";
+import { controlCharProblem } from "../common/validate/formats";
 import { parseHostKeyPin } from "./host-key";
 
 export interface HostSpec {

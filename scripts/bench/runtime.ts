@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
 import type { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
 import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/bpf-layout";

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
 import type { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
 import { labUp, type Lab } from "../support/lab";

@@ -3,7 +3,7 @@
 // malformed frames, tagged and untagged, QinQ, VLAN 0, unknown MACs, broadcast/multicast,
 // IPv4, IPv6 and ARP payloads, and an FDB entry whose port is missing.
 import { BpfObject } from "../../provider/helper/kernel/bpf";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { encodeDevmapValue, encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
 import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/bpf-layout";
 import { requireRoot } from "../support/require-root";

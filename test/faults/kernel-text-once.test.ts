@@ -4,7 +4,7 @@
 // machine's kernel: a veth in a scratch namespace refused an MTU, a program the verifier
 // rejects.
 import { BpfObject } from "../../provider/helper/kernel/bpf/object";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
 import { toErrorBody } from "../../provider/helper/rpc/errors";
 import { HelperError } from "../../provider/transport/errors";

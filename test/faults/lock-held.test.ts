@@ -16,7 +16,7 @@ import { LAB_SCRIPT, labUp, type Lab, type LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import type { HostSpec } from "../../provider/transport/host-spec";
 import { HelperError } from "../../provider/transport/errors";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource } from "../../provider/runtime/operations";
 import { exampleSuite } from "../e2e/support/suite";

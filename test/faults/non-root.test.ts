@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource, readResource } from "../../provider/runtime/operations";
 import { dial, type SshConnection } from "../../provider/transport/connection";

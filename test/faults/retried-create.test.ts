@@ -14,7 +14,7 @@ import { labUp, Lab, LabHost } from "../support/lab";
 import { startTcpProxy, TcpProxy } from "./support/tcp-proxy";
 import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource } from "../../provider/runtime/operations";
 import { HostRequester } from "../../provider/runtime/requester";
@@ -25,9 +25,9 @@ import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkClient } from "../../provider/he
 import { RtNetlink } from "../../provider/helper/kernel/netlink/rtnetlink";
 import { GenlClient } from "../../provider/helper/kernel/netlink/genetlink";
 import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/netdev-genl";
-import { InputReader } from "../../provider/helper/validate/reader";
-import { readRssArgs } from "../../provider/helper/resources/rss-args";
-import { readNetkitArgs } from "../../provider/helper/resources/netkit-args";
+import { InputReader } from "../../provider/common/validate/reader";
+import { readRssArgs } from "../../provider/common/args/rss";
+import { readNetkitArgs } from "../../provider/common/args/netkit";
 
 const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

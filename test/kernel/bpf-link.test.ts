@@ -10,7 +10,7 @@ import { BpfObject } from "../../provider/helper/kernel/bpf/object";
 import { BpfLink, LinkType } from "../../provider/helper/kernel/bpf/link";
 import { removePin } from "../../provider/helper/kernel/bpf/pin";
 import { inNetns } from "../../provider/helper/kernel/netns";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";

@@ -9,7 +9,7 @@ import { batchOpts, libbpf } from "../../provider/helper/kernel/bpf/internal/lib
 import { AttachType } from "../../provider/helper/kernel/bpf/internal/attr";
 import { removePin } from "../../provider/helper/kernel/bpf/pin";
 import { inNetns } from "../../provider/helper/kernel/netns";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";

@@ -7,7 +7,7 @@ import { BpfObject } from "../../provider/helper/kernel/bpf/object";
 import { BpfProgram } from "../../provider/helper/kernel/bpf/prog";
 import { BpfMap } from "../../provider/helper/kernel/bpf/map";
 import { AttachType, MapType, ProgType } from "../../provider/helper/kernel/bpf/internal/attr";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { buildFixture } from "../fixtures/bpf/build";
 import { bpftoolHas, bpftoolJson, mountTestBpffs, mountsAt, TestBpffs } from "../fixtures/bpf/support";

@@ -7,7 +7,7 @@ import { BPF_F_TEST_XDP_LIVE_FRAMES, xdpMd } from "../../provider/helper/kernel/
 import { BpfLink } from "../../provider/helper/kernel/bpf/link";
 import { encodeDevmapValue, encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
 import { inNetns } from "../../provider/helper/kernel/netns";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { buildFixture } from "../fixtures/bpf/build";

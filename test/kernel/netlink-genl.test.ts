@@ -8,7 +8,7 @@ import { GenlClient } from "../../provider/helper/kernel/netlink/genetlink";
 import { EthtoolGenl } from "../../provider/helper/kernel/netlink/ethtool-genl";
 import { NETDEV_CMD, NetdevGenl, queueCreateAttrs } from "../../provider/helper/kernel/netlink/netdev-genl";
 import { NetlinkError } from "../../provider/helper/kernel/netlink/codec";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 
 let ns: ScratchNetns | undefined;
 let rt: RtNetlink | undefined;

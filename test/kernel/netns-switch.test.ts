@@ -9,7 +9,7 @@ import { requireCommand, requireRoot } from "../support/require-root";
 import { createScratchNetns, ScratchNetns } from "../support/scratch-netns";
 import { currentNetnsInode, inNetns, netnsFd, netnsInode, netnsPath } from "../../provider/helper/kernel/netns";
 import * as libc from "../../provider/helper/kernel/internal/libc";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 
 const identify = () => execFileSync("ip", ["netns", "identify", String(process.pid)], { encoding: "utf8" }).trim();
 

@@ -9,7 +9,7 @@ import { requireRoot, requireCommand } from "../support/require-root";
 import { labUp, Lab, LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { forgetCheckedHosts, requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
 

@@ -6,8 +6,10 @@ import {
   AttachFlags,
   AttachType,
   BpfCmd,
+  MapType,
   XdpFlags,
   encodeLinkCreate,
+  encodeMapCreate,
   encodeLinkDetach,
   encodeLinkUpdate,
   encodeObjGetInfo,
@@ -15,12 +17,12 @@ import {
 import { decodeLinkInfo, decodeMapInfo, decodeProgInfo } from "../../provider/helper/kernel/bpf/internal/info";
 import { ObjectOpenOpts, TestRunOpts } from "../../provider/helper/kernel/bpf/internal/libbpf";
 import { trimLibbpfLog } from "../../provider/helper/kernel/bpf/internal/log";
-import { useBpfSyscall } from "../../provider/helper/kernel/bpf/internal/syscall";
+import { bpfSyscallNumber, useBpfSyscall } from "../../provider/helper/kernel/bpf/internal/syscall";
 import { BpfLink, mprogPlacement } from "../../provider/helper/kernel/bpf/link";
 import type { BpfProgram } from "../../provider/helper/kernel/bpf/prog";
 import { xdpMd } from "../../provider/helper/kernel/bpf/prog";
 import { decodeDevmapValue, encodeDevmapValue } from "../../provider/helper/kernel/bpf/devmap";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 
 /** Little-endian u32 words → bytes, to write expected attrs the way bpf.h lays them out. */
 function words(...ws: number[]): Buffer {
@@ -104,7 +106,7 @@ describe("BPF_LINK_UPDATE / LINK_DETACH / OBJ_GET_INFO_BY_FD attrs", () => {
   });
 
   test("command numbers follow enum bpf_cmd (bpf.h:882)", () => {
-    expect(BpfCmd).toEqual({ OBJ_GET_INFO_BY_FD: 15, LINK_CREATE: 28, LINK_UPDATE: 29, LINK_DETACH: 34 });
+    expect(BpfCmd).toEqual({ MAP_CREATE: 0, OBJ_GET_INFO_BY_FD: 15, LINK_CREATE: 28, LINK_UPDATE: 29, LINK_DETACH: 34 });
   });
 });
 
@@ -221,5 +223,25 @@ describe("netkit attach through bpf(2) (test double, not the kernel)", () => {
     } finally {
       restore();
     }
+  });
+});
+
+describe("bpf(2) on the architectures the deploy check accepts", () => {
+  test("the syscall number is the architecture's own: 321 on x86_64, 280 on arm64", () => {
+    expect(bpfSyscallNumber("x64")).toBe(321);
+    expect(bpfSyscallNumber("arm64")).toBe(280);
+  });
+
+  test("an architecture without a known number is refused by name, not sent as ENOSYS", () => {
+    expect(() => bpfSyscallNumber("riscv64")).toThrow("bpf(2): architecture riscv64 is not supported");
+  });
+
+  test("map_create is laid out as union bpf_attr says (the same on both)", () => {
+    const attr = encodeMapCreate({ type: MapType.XSKMAP, keySize: 4, valueSize: 4, maxEntries: 8, name: "hn_xsks" });
+    expect(attr.length).toBe(64);
+    expect([0, 4, 8, 12].map((o) => attr.readUInt32LE(o))).toEqual([17, 4, 4, 8]);
+    expect(attr.subarray(16, 28).every((b) => b === 0)).toBe(true);
+    expect(attr.subarray(28, 44).toString("latin1")).toBe("hn_xsks\0\0\0\0\0\0\0\0\0");
+    expect(() => encodeMapCreate({ type: 17, keySize: 4, valueSize: 4, maxEntries: 1, name: "sixteen_chars_xx" })).toThrow("longer than 15");
   });
 });

@@ -1,7 +1,7 @@
 // diff: the replace/in-place split of DESIGN.md, per resource kind.
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { diffInputs } from "../../provider/runtime/diff";
-import { UNKNOWN } from "../../provider/helper/validate/reader";
+import { UNKNOWN } from "../../provider/common/validate/reader";
 
 const HOST = { address: "198.18.0.10", port: 22, user: "root", hostKey: "SHA256:abc", privateKey: "secret" };
 

@@ -1,7 +1,7 @@
 // FDB entry arguments: owner and op (who asks) on fdb.apply and fdb.remove, read the same
 // way by the general reader and by the fast path an FDB batch takes for plain entries.
-import { readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../provider/helper/resources/fdb-args";
-import { InputReader } from "../../provider/helper/validate/reader";
+import { readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../provider/common/args/fdb";
+import { InputReader } from "../../provider/common/validate/reader";
 
 const base = { table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:AB:CD:EF", device: "tap0" };
 

@@ -5,11 +5,11 @@ import { PassThrough } from "node:stream";
 import { Dispatcher } from "../../provider/helper/rpc/dispatcher";
 import { serve } from "../../provider/helper/rpc/server";
 import { OpError, toErrorBody } from "../../provider/helper/rpc/errors";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import { libbpfError } from "../../provider/helper/kernel/bpf/internal/log";
 import { currentRequest } from "../../provider/helper/state/request-context";
 import { HelperError } from "../../provider/transport/errors";
-import { ValidationError } from "../../provider/helper/validate/errors";
+import { ValidationError } from "../../provider/common/validate/errors";
 
 function run(dispatcher: Dispatcher, lines: string[]): Promise<any[]> {
   const input = new PassThrough();

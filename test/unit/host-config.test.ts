@@ -4,7 +4,8 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { configureHosts, currentConnection, labInventoryPath } from "../../provider/runtime/host-config";
+import { configureHosts, currentConnection } from "../../provider/runtime/host-config";
+import { labInventoryPath } from "../../provider/transport/inventory";
 import type { HostSpec } from "../../provider/transport/host-spec";
 
 let dir: string;

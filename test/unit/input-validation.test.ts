@@ -1,7 +1,7 @@
 // Bad input: each case must fail check with an error naming the field (and the value),
 // and must never reach a host: the runtime's create is given a requester that fails the
 // test if it is called.
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { checkInputs, forgetCheckedHosts } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
 import { requireValidInputs } from "../../provider/runtime/check";
@@ -125,8 +125,8 @@ describe("good input is normalized", () => {
 
 describe("the FDB fast path agrees with the general reader", () => {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { readFdbArgs, readFdbArgsFast } = require("../../provider/helper/resources/fdb-args");
-  const { InputReader } = require("../../provider/helper/validate/reader");
+  const { readFdbArgs, readFdbArgsFast } = require("../../provider/common/args/fdb");
+  const { InputReader } = require("../../provider/common/validate/reader");
   const base = { table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:AB:CD:EF", device: "tap0" };
   const inputs: unknown[] = [
     base, { ...base, vlan: undefined }, { ...base, adopt: true }, { ...base, vlan: 0 }, { ...base, mac: "52-54-00-ab-cd-ef" },

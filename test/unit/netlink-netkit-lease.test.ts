@@ -7,7 +7,7 @@ import { RtNetlink, encodeNetkitCreate, ifinfomsg, isKindNotSupported } from "..
 import { GenlClient, genlPayload } from "../../provider/helper/kernel/netlink/genetlink";
 import { NETDEV_CMD, NetdevGenl, QueueCreateRequest, queueCreateAttrs } from "../../provider/helper/kernel/netlink/netdev-genl";
 import { NLM_F_CREATE, NLM_F_EXCL, NetlinkError, encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
-import { KernelError } from "../../provider/helper/kernel/internal/errors";
+import { KernelError } from "../../provider/helper/kernel/errors";
 import {
   IFLA_IFNAME,
   IFLA_INFO_DATA,

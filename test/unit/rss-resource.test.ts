@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FakeEthtoolNic, FakeNicOptions } from "../support/fake-ethtool";
-import { InputReader } from "../../provider/helper/validate/reader";
-import { readRssArgs } from "../../provider/helper/resources/rss-args";
+import { InputReader } from "../../provider/common/validate/reader";
+import { readRssArgs } from "../../provider/common/args/rss";
 import { EthtoolDevice } from "../../provider/helper/kernel/ethtool/ioctl";
 import * as kernelRss from "../../provider/helper/kernel/ethtool/rss";
 import * as ntuple from "../../provider/helper/kernel/ethtool/ntuple";

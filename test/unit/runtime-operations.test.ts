@@ -1,6 +1,6 @@
 // The runtime's CRUD over a recording requester (no host): which helper ops it sends,
 // the ids it forms, and the "initialization failed" path for partly created objects.
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { createResource, readResource, updateResource, deleteResource, PartialCreateError, parseResourceId } from "../../provider/runtime/operations";
 
 const HOST = { name: "hv1", address: "198.18.0.11", port: 22, user: "root", hostKey: "SHA256:x", privateKey: "k" };

@@ -3,9 +3,9 @@
 // resource's schema inputs are exactly the fields its validation accepts.
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { KINDS } from "../../provider/resources";
-import { InputReader, UNKNOWN } from "../../provider/helper/validate/reader";
-import { ValidationError } from "../../provider/helper/validate/errors";
+import { KINDS } from "../../provider/kinds";
+import { InputReader, UNKNOWN } from "../../provider/common/validate/reader";
+import { ValidationError } from "../../provider/common/validate/errors";
 import { RUNTIME_PROPS } from "../../provider/runtime/check";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
-import { KINDS } from "../../provider/resources";
+import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
 import { requireCommand } from "../support/require-root";

@@ -9,7 +9,7 @@
 // pattern for longer-lived handles.
 import { statSync } from "node:fs";
 import * as libc from "./internal/libc";
-import { KernelError } from "./internal/errors";
+import { KernelError } from "./errors";
 
 /** Where `ip netns add NAME` bind-mounts a namespace. */
 export const NETNS_RUN_DIR = "/run/netns";

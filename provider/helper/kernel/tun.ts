@@ -17,7 +17,7 @@
 // - A tap lives in the netns of the thread that opened /dev/net/tun: call these inside
 //   inNetns (they take a `netns` option that does it).
 import * as libc from "./internal/libc";
-import { KernelError } from "./internal/errors";
+import { KernelError } from "./errors";
 import { inNetns } from "./netns";
 import { AttrSet, NetlinkMessage } from "./netlink/codec";
 import { RtNetlink, encodeLinkGet, parseLink } from "./netlink/rtnetlink";

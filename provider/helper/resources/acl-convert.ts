@@ -1,5 +1,5 @@
 // The ACL as users write it (common-args.ts) and as the datapath stores it (bpf-layout.ts).
-import { Acl, AclRule } from "./common-args";
+import { Acl, AclRule } from "../../common/args/common";
 import * as layout from "../bpf-layout";
 
 const PROTO_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };

@@ -5,22 +5,23 @@
 // and its own outcome: one refused or invalid entry never fails the others of a batch.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputReader } from "../validate/reader";
+import { InputReader } from "../../common/validate/reader";
 import { BpfMap, BpfObject, BpfProgram, encodeDevmapValue, decodeDevmapValue, encodeU32Key } from "../kernel/bpf";
 import { mkdirpBpffs } from "../kernel/bpf/pin";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import * as layout from "../bpf-layout";
-import { KernelError } from "../kernel/internal/errors";
+import { KernelError } from "../kernel/errors";
 import { OpError, toErrorBody } from "../rpc/errors";
-import { Outcome } from "../rpc/protocol";
+import { Outcome } from "../../common/protocol";
 import { readRecord } from "../state/registry";
 import { withLock } from "../state/lock";
 import { builtin } from "../bpf-objects";
-import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "./fdb-args";
+import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../common/args/fdb";
 import { EntryOwner, TableOwners } from "./fdb-owners";
-import { Acl } from "./common-args";
+import { Acl } from "../../common/args/common";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
-import { XDP_RECORDS, XdpRecord, withRt } from "./xdp";
+import { XDP_RECORDS, XdpRecord } from "./xdp";
+import { withRt } from "./device";
 
 export interface Table {
   pinDir: string;

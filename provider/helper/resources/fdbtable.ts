@@ -4,16 +4,16 @@
 // stacks' entries. apply writes only the delta between that set and the desired one: new
 // and changed entries in one batch update, entries no longer wanted in one batch delete.
 import * as fs from "node:fs";
-import { InputReader } from "../validate/reader";
+import { InputReader } from "../../common/validate/reader";
 import { encodeU32Key } from "../kernel/bpf";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import * as layout from "../bpf-layout";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
-import { withRt } from "./xdp";
-import { Acl } from "./common-args";
+import { withRt } from "./device";
+import { Acl } from "../../common/args/common";
 import { EntryOwner, TableOwners } from "./fdb-owners";
-import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "./fdb-args";
+import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "../../common/args/fdb";
 import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, refusal, setPort, tableLock } from "./fdb";
 
 /** An entry of the map as this owner holds it: its key bytes, value and owner record. */

@@ -7,20 +7,18 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { dirname } from "node:path";
-import { InputReader } from "../validate/reader";
-import { readNamedDevice, readOwnership, Ownership } from "./common-args";
+import { InputReader } from "../../common/validate/reader";
+import { readNamedDevice, readOwnership, Ownership } from "../../common/args/common";
 import { RtNetlink, isKindNotSupported, Link } from "../kernel/netlink/rtnetlink";
 import { GenlClient } from "../kernel/netlink/genetlink";
 import { NetdevGenl } from "../kernel/netlink/netdev-genl";
-import { KernelError } from "../kernel/internal/errors";
+import { KernelError } from "../kernel/errors";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
-import { BPFFS_ROOT } from "../validate/formats";
-import { bpfCall } from "../kernel/bpf/internal/syscall";
-import { closeFd } from "../kernel/bpf/internal/fd";
-import { ensureBpffs, pinFd, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf/pin";
-import { readNetkitArgs, NetkitArgs } from "./netkit-args";
+import { BPFFS_ROOT } from "../../common/validate/formats";
+import { createPinnedMap, ensureBpffs, MapType, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf";
+import { readNetkitArgs, NetkitArgs } from "../../common/args/netkit";
 
 const owners = ownerStore("netkit");
 const ownerKey = (netns: string | undefined, name: string) => `${netns ?? ""}/${name}`;
@@ -42,9 +40,6 @@ export interface XskMapPins {
   remove(path: string): void;
 }
 
-const BPF_MAP_CREATE = 0;
-const BPF_MAP_TYPE_XSKMAP = 17;
-
 /**
  * QEMU with inhibit=on loads no program and makes no map: it opens the XSKMAP pinned at
  * map-path and puts its socket for queue i at key map-start-index (0) + i. Without the
@@ -54,20 +49,8 @@ export const kernelXskMaps: XskMapPins = {
   ensure(path, entries) {
     ensureBpffs(BPFFS_ROOT);
     if (fs.existsSync(path)) return;
-    // union bpf_attr, map_create: type, key_size, value_size, max_entries, flags,
-    // inner_map_fd, numa_node, map_name[16] at 28.
-    const attr = Buffer.alloc(64);
-    attr.writeUInt32LE(BPF_MAP_TYPE_XSKMAP, 0);
-    attr.writeUInt32LE(4, 4);
-    attr.writeUInt32LE(4, 8);
-    attr.writeUInt32LE(entries, 12);
-    attr.write("hn_xsks", 28, "latin1");
-    const fd = bpfCall(BPF_MAP_CREATE, attr, "bpf BPF_MAP_CREATE xskmap", path);
-    try {
-      pinFd(fd, path);
-    } finally {
-      closeFd(fd);
-    }
+    // One socket fd per queue; QEMU puts its socket for queue i at key i.
+    createPinnedMap({ type: MapType.XSKMAP, keySize: 4, valueSize: 4, maxEntries: entries, name: "hn_xsks" }, path);
   },
   remove(path) {
     removePin(path);
@@ -228,7 +211,6 @@ function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T
     genl.nl.transport.close();
   }
 }
-
 
 export function applyNetkit(raw: unknown) {
   const args = readNetkitArgs(InputReader.of(raw));

@@ -14,7 +14,7 @@ import { supportsNtuple } from "../kernel/ethtool/ntuple";
 import { getFeatures } from "../kernel/ethtool/features";
 import { ensureBpffs, isBpffs } from "../kernel/bpf/pin";
 import { libbpfVersion } from "../kernel/bpf/version";
-import { BPFFS_ROOT } from "../validate/formats";
+import { BPFFS_ROOT } from "../../common/validate/formats";
 
 function netkitAvailability(): "loaded" | "module" | "absent" {
   if (fs.existsSync("/sys/module/netkit")) return "loaded";

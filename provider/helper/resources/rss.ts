@@ -4,7 +4,7 @@
 //
 // The kernel does not say which contexts hvnet made or which queues they reserve, so a
 // registry under /run keeps that; like the contexts it vanishes on reboot.
-import { InputReader } from "../validate/reader";
+import { InputReader } from "../../common/validate/reader";
 import { EthtoolDevice, withEthtool } from "../kernel/ethtool/ioctl";
 import { getChannels } from "../kernel/ethtool/channels";
 import { driverNameOf } from "../kernel/ethtool/drvinfo";
@@ -22,8 +22,8 @@ import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
 import { Claim, decide, isSameClaimant, keptFor, mayRemove, OwnerRecord, recordFor } from "../state/ownership";
-import { Ownership, readOwnership } from "./common-args";
-import { readRssArgs, RssArgs, Flow } from "./rss-args";
+import { Ownership, readOwnership } from "../../common/args/common";
+import { readRssArgs, RssArgs, Flow } from "../../common/args/rss";
 
 const RECORDS = "rss";
 

@@ -10,30 +10,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { BpfLink, BpfMap, BpfProgram, possibleCpus } from "../kernel/bpf";
 import { COUNTERS, readCounters } from "../bpf-layout";
-import { InputReader } from "../validate/reader";
+import { InputReader } from "../../common/validate/reader";
 import { REGISTRY_DIR } from "../state/paths";
 import { readRecord } from "../state/registry";
-import { DEFAULT_PIN_ROOT } from "./xdp-args";
-import { XDP_RECORDS, XdpRecord, withRt } from "./xdp";
+import { DEFAULT_PIN_ROOT } from "../../common/args/xdp";
+import { XDP_RECORDS, XdpRecord } from "./xdp";
+import { withRt } from "./device";
+import type { AttachmentKind, AttachmentStats } from "../../common/stats";
 import { egressPinDir } from "./vmif";
 import { linkPinOf, mapsDirOf } from "./xdp-attachment";
 
-export type AttachmentKind = "uplink" | "vm" | "ingress-acl";
-
-export interface AttachmentStats {
-  kind: AttachmentKind;
-  /** Kernel name of the program counting (l2fwd, vm_egress, vm_ingress_acl), when attached. */
-  program?: string;
-  /** The device the program runs on (the tap for "vm", the uplink for "ingress-acl"). */
-  device: string;
-  netns?: string;
-  pinDir: string;
-  /** The link still holds the program on a device (false: pins left after the device went). */
-  attached: boolean;
-  vm?: { mac?: string; addresses?: string[] };
-  /** Decimal strings: u64 counters do not fit a JSON number exactly. */
-  counters: Record<string, { packets: string; bytes: string }>;
-}
+export type { AttachmentKind, AttachmentStats } from "../../common/stats";
 
 interface Source {
   kind: AttachmentKind;

@@ -2,7 +2,7 @@
 // Without offloads (the XDP fast path's default) both the host side of vhost and the
 // guest are told not to negotiate checksum/segmentation offloads: XDP in the guest
 // cannot work with them, and the host tap must not receive GSO frames.
-import { VmifArgs } from "./vmif-args";
+import { VmifArgs } from "../../common/args/vmif";
 
 const OFFLOADS_OFF_QEMU = "csum=off,guest_csum=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,host_ufo=off";
 

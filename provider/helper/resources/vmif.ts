@@ -2,8 +2,8 @@
 // vnet headers, owned by the VM's user, offloads off by default, and optionally the
 // vm-egress program with the VM's identity (MAC, addresses, VLAN) and egress ACL.
 import * as fs from "node:fs";
-import { InputReader } from "../validate/reader";
-import { readNamedDevice, Ownership } from "./common-args";
+import { InputReader } from "../../common/validate/reader";
+import { readNamedDevice, Ownership } from "../../common/args/common";
 import { applyTap, deleteTap, readTap, TapRecreateError, TapConflictError } from "../kernel/tun";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
@@ -13,11 +13,11 @@ import * as layout from "../bpf-layout";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
-import { BPFFS_ROOT } from "../validate/formats";
+import { BPFFS_ROOT } from "../../common/validate/formats";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
-import { readVmifArgs, readVmOwnership, VmifArgs } from "./vmif-args";
+import { readVmifArgs, readVmOwnership, VmifArgs } from "../../common/args/vmif";
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
-import { deviceLock, withRt } from "./xdp";
+import { deviceLock, withRt } from "./device";
 import { qemuArgs, libvirtXml } from "./vmif-qemu";
 import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 

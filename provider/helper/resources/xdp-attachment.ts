@@ -11,8 +11,8 @@ import { ensureBpffs, mkdirpBpffs, pruneEmptyBpffsDirs, removePin } from "../ker
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { OpError } from "../rpc/errors";
 import { builtin } from "../bpf-objects";
-import { ProgramRef } from "./xdp-args";
-import { BPFFS_ROOT } from "../validate/formats";
+import { ProgramRef } from "../../common/args/xdp";
+import { BPFFS_ROOT } from "../../common/validate/formats";
 
 export interface AttachSpec {
   device: string;

@@ -1,12 +1,12 @@
 // XdpProgram: xdp.apply / xdp.show / xdp.remove.
-import { InputReader } from "../validate/reader";
+import { InputReader } from "../../common/validate/reader";
 import { inNetns } from "../kernel/netns";
-import { RtNetlink } from "../kernel/netlink/rtnetlink";
+import { deviceLock, withRt } from "./device";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
-import { Ownership, readOwnership } from "./common-args";
-import { readXdpArgs, XdpArgs, defaultPinDir } from "./xdp-args";
+import { Ownership, readOwnership } from "../../common/args/common";
+import { readXdpArgs, XdpArgs, defaultPinDir } from "../../common/args/xdp";
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
 import { forgetTableOwners } from "./fdb-owners";
 
@@ -20,21 +20,6 @@ export interface XdpRecord {
 
 export const XDP_RECORDS = "xdp";
 const owners = ownerStore(XDP_RECORDS);
-
-export function withRt<T>(netns: string | undefined, fn: (rt: RtNetlink) => T): T {
-  return inNetns(netns, () => {
-    const rt = RtNetlink.open();
-    try {
-      return fn(rt);
-    } finally {
-      rt.close();
-    }
-  });
-}
-
-export function deviceLock(netns: string | undefined, device: string): string {
-  return `dev-${netns ?? ""}-${device}`;
-}
 
 export function applyXdp(raw: unknown) {
   const args = readXdpArgs(InputReader.of(raw));

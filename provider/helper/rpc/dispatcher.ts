@@ -1,8 +1,8 @@
 // Routes requests to ops. Ops are synchronous on purpose: network namespaces are per
 // thread, so kernel work must stay on the thread that entered the namespace.
 import { toErrorBody, OpError } from "./errors";
-import { Outcome, Request, Response } from "./protocol";
-import { InputReader } from "../validate/reader";
+import { Outcome, Request, Response } from "../../common/protocol";
+import { InputReader } from "../../common/validate/reader";
 import { deadlineOf, groupOwner, ownerOf, withRequestContext } from "../state/request-context";
 
 export type OpHandler = (args: unknown) => unknown;

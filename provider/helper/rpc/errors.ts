@@ -1,7 +1,7 @@
 // Turns whatever an op threw into the protocol's error body, keeping what the kernel said.
-import { KernelError } from "../kernel/internal/errors";
-import { ValidationError } from "../validate/errors";
-import { ErrorBody } from "./protocol";
+import { KernelError } from "../kernel/errors";
+import { ValidationError } from "../../common/validate/errors";
+import { ErrorBody } from "../../common/protocol";
 
 /** An error an op raises on purpose, with a stable code the provider can act on. */
 export class OpError extends Error {

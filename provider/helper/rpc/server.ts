@@ -2,7 +2,7 @@
 // Responses go out in request order; the process ends when stdin closes.
 import { Readable, Writable } from "node:stream";
 import { Dispatcher } from "./dispatcher";
-import { Request, Response } from "./protocol";
+import { Request, Response } from "../../common/protocol";
 
 export interface ServeOptions {
   /** Called when input arrives and when the answers to it are written (see IdleWatchdog). */

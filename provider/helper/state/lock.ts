@@ -8,15 +8,13 @@
 // stack holds the lock. The holder writes who it is into the file, so the waiter's error
 // names it. flock dies with its process: a holder that no longer runs holds nothing.
 import * as fs from "node:fs";
-import * as libc from "../kernel/internal/libc";
-import { KernelError } from "../kernel/internal/errors";
+import { closeLockFile, openLockFile as openFile, tryLockExclusive } from "../kernel/flock";
 import { OpError } from "../rpc/errors";
 import { LOCK_DIR, pruneEmptyDirs } from "./paths";
 import { currentRequest } from "./request-context";
 
 /** Between two tries: short next to any deadline, long next to one flock syscall. */
 const POLL_MS = 50;
-const EWOULDBLOCK = 11;
 
 /** What a holder writes into its lock file. */
 export interface LockHolder {
@@ -34,20 +32,10 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-function tryFlock(fd: number, scope: string): boolean {
-  try {
-    libc.flock(fd, libc.LOCK_EX | libc.LOCK_NB, scope);
-    return true;
-  } catch (err) {
-    if (err instanceof KernelError && err.errno === EWOULDBLOCK) return false;
-    throw err;
-  }
-}
-
 function openLockFile(file: string): number {
   for (;;) {
     try {
-      return libc.open(file, libc.O_RDWR | libc.O_CREAT, 0o600);
+      return openFile(file);
     } catch (err) {
       // Another helper removed the emptied lock directory between our mkdir and open.
       if ((err as { code?: string }).code !== "ENOENT") throw err;
@@ -96,7 +84,7 @@ function acquire(file: string, scope: string): number {
     const fd = openLockFile(file);
     let holder: LockHolder | undefined;
     try {
-      if (tryFlock(fd, scope)) {
+      if (tryLockExclusive(fd, scope)) {
         let current: fs.Stats | undefined;
         try {
           current = fs.statSync(file);
@@ -108,15 +96,15 @@ function acquire(file: string, scope: string): number {
           return fd;
         }
         // The holder released and removed the file while we opened it: open again.
-        libc.close(fd);
+        closeLockFile(fd);
         continue;
       }
       holder = readHolder(fd);
     } catch (err) {
-      libc.close(fd);
+      closeLockFile(fd);
       throw err;
     }
-    libc.close(fd);
+    closeLockFile(fd);
     const left = deadline - Date.now();
     if (left <= 0) throw heldError(scope, holder, Date.now() - started);
     sleepSync(Math.min(POLL_MS, left));
@@ -136,7 +124,7 @@ export function withLock<T>(scope: string, fn: () => T): T {
     return fn();
   } finally {
     fs.rmSync(file, { force: true });
-    libc.close(fd);
+    closeLockFile(fd);
     pruneEmptyDirs(LOCK_DIR);
   }
 }

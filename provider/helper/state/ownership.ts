@@ -6,7 +6,7 @@
 // the object and answering leaves the record behind, so the client's retry (same op)
 // converges instead of meeting an object nobody claims.
 import { OpError } from "../rpc/errors";
-import type { Ownership } from "../resources/common-args";
+import type { Ownership } from "../../common/args/common";
 import { readRecord, writeRecord, deleteRecord } from "./registry";
 
 export interface OwnerRecord {

@@ -1,15 +1,17 @@
 // A BPF map: one of a loaded object's maps (libbpf owns the fd) or a map opened by id or
 // pin (we own the fd). Keys and values are raw bytes in the map's own layout; callers
 // encode their structs (see devmap.ts for struct bpf_devmap_val).
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
-import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapType } from "./internal/attr";
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BpfCmd, MapType, encodeMapCreate, type MapCreateSpec } from "./internal/attr";
+import { bpfCall } from "./internal/syscall";
 import { checkLibbpf, closeFd, expectKind } from "./internal/fd";
 import { MapInfo, mapInfo } from "./internal/info";
 import { batchOpts, libbpf, Ptr } from "./internal/libbpf";
 import { openPin, pinFd } from "./pin";
 
 export { BPF_ANY, BPF_NOEXIST, BPF_EXIST, MapType };
+export type { MapCreateSpec };
 
 const ENOENT = errnoNumber("ENOENT");
 const ENOSPC = errnoNumber("ENOSPC");
@@ -356,5 +358,18 @@ export class BpfMap {
     if (this.closed) return;
     this.closed = true;
     if (this.source.kind === "fd") closeFd(this.source.fd);
+  }
+}
+
+/**
+ * Creates a map that no loaded object owns and pins it at `path` (an XSKMAP a QEMU
+ * AF_XDP backend opens by path); the pin keeps it alive after our fd is closed.
+ */
+export function createPinnedMap(spec: MapCreateSpec, path: string): void {
+  const fd = bpfCall(BpfCmd.MAP_CREATE, encodeMapCreate(spec), `bpf BPF_MAP_CREATE ${spec.name}`, path);
+  try {
+    pinFd(fd, path);
+  } finally {
+    closeFd(fd);
   }
 }

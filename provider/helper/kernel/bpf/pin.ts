@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, rmdirSync, statfsSync, unlinkSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import * as libc from "../internal/libc";
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { libbpf } from "./internal/libbpf";
 import { checkLibbpf } from "./internal/fd";

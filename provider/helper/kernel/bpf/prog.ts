@@ -1,7 +1,7 @@
 // A BPF program: either one of a loaded object's programs (libbpf owns its fd; the
 // object's close() releases it) or a program opened by id or pin (we own the fd).
 import koffi from "koffi";
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { AttachType, BPF_F_TEST_XDP_LIVE_FRAMES, ProgType } from "./internal/attr";
 import { checkLibbpf, closeFd, expectKind } from "./internal/fd";
 import { ProgInfo, progInfo } from "./internal/info";

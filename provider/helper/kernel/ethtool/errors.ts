@@ -2,7 +2,7 @@
 // EthtoolError; the high-level modules turn the errnos that have a known meaning into
 // classes that name the device and driver, so the provider can say "driver veth has no
 // RSS" rather than "EOPNOTSUPP".
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { commandName } from "./structs";
 

@@ -3,7 +3,7 @@
 // the kernel at exactly this boundary (test/support/fake-ethtool.ts).
 import koffi from "koffi";
 import * as libc from "../internal/libc";
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { inNetns } from "../netns";
 import { EthtoolError } from "./errors";
 import { commandOf, encodeIfreqData, SIOCETHTOOL } from "./structs";

@@ -2,7 +2,7 @@
 // Every wrapper throws a SyscallError (errno name + number) instead of returning -1,
 // so callers never forget to check a return code.
 import koffi from "koffi";
-import { SyscallError } from "./errors";
+import { SyscallError } from "../errors";
 
 const lib = koffi.load("libc.so.6");
 

@@ -14,7 +14,7 @@
 //   struct nlmsgerr { s32 error; struct nlmsghdr msg; ...payload; ...TLVs }    (l. 119)
 // All integers are host order (little endian on the machines we target), except
 // attributes flagged NLA_F_NET_BYTEORDER.
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 
 // netlink.h l. 112-115
 export const NLMSG_NOOP = 1;

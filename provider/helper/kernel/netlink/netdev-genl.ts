@@ -15,7 +15,7 @@
 //   enum queue-type: rx 0, tx 1
 //   operations: dev-get 1, ..., queue-get 10, napi-get 11, qstats-get 12, bind-rx 13,
 //               napi-set 14, bind-tx 15, queue-create 16 (admin-perm, do only)
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { Attr, AttrSet, nla } from "./codec";
 import { GenlClient, GenlFamily, GenlReply, hasCmd } from "./genetlink";

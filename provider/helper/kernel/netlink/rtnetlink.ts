@@ -3,7 +3,7 @@
 //
 // Encoders are pure functions returning a Request (exported for byte-for-byte tests);
 // RtNetlink runs them over a NetlinkClient and parses the answers.
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import * as libc from "../internal/libc";
 import { netnsFd } from "../netns";

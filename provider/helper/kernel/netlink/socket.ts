@@ -8,7 +8,7 @@
 // The kernel is reached through NetlinkTransport so a test double can stand in for it
 // at the byte level (test/support/fake-netlink.ts).
 import * as libc from "../internal/libc";
-import { KernelError } from "../internal/errors";
+import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { inNetns } from "../netns";
 import {

@@ -10,6 +10,7 @@
 
 /** enum bpf_cmd (bpf.h:882). */
 export const BpfCmd = {
+  MAP_CREATE: 0,
   OBJ_GET_INFO_BY_FD: 15,
   LINK_CREATE: 28,
   LINK_UPDATE: 29,
@@ -45,8 +46,34 @@ export const MapType = {
   LRU_PERCPU_HASH: 10,
   DEVMAP: 14,
   PERCPU_CGROUP_STORAGE: 21,
+  XSKMAP: 17,
   DEVMAP_HASH: 25,
 } as const;
+
+/** What BPF_MAP_CREATE needs for a map without BTF. */
+export interface MapCreateSpec {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** BPF_OBJ_NAME_LEN is 16 with the NUL: at most 15 characters. */
+  name: string;
+}
+
+/**
+ * union bpf_attr, map_create arm (bpf.h:1376): map_type, key_size, value_size,
+ * max_entries, map_flags, inner_map_fd, numa_node at 0..24, map_name[16] at 28.
+ */
+export function encodeMapCreate(spec: MapCreateSpec): Buffer {
+  if (spec.name.length > 15) throw new RangeError(`BPF map name "${spec.name}" is longer than 15 characters`);
+  const attr = Buffer.alloc(64);
+  attr.writeUInt32LE(spec.type, 0);
+  attr.writeUInt32LE(spec.keySize, 4);
+  attr.writeUInt32LE(spec.valueSize, 8);
+  attr.writeUInt32LE(spec.maxEntries, 12);
+  attr.write(spec.name, 28, "latin1");
+  return attr;
+}
 
 /** XDP_FLAGS_* (linux/if_link.h:1286-1290), the link_create.flags of an XDP link. */
 export const XdpFlags = {

@@ -1,7 +1,7 @@
 // Small fd helpers shared by the object modules: turning libbpf's -errno returns into
 // KernelErrors, and telling what kind of BPF object an fd (e.g. from a pin) refers to.
 import { readFileSync } from "node:fs";
-import { KernelError } from "../../internal/errors";
+import { KernelError } from "../../errors";
 import { errnoNumber } from "../../internal/errno";
 import * as libc from "../../internal/libc";
 

@@ -4,7 +4,7 @@
 // megabytes, so no fixed buffer) and appends it to the innermost active capture. Outside a
 // capture messages are dropped: the helper's stdout is its RPC channel and must stay clean.
 import koffi from "koffi";
-import { KernelError } from "../../internal/errors";
+import { KernelError } from "../../errors";
 import { libbpf, PrintFn } from "./libbpf";
 
 const libc = koffi.load("libc.so.6");

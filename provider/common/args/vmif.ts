@@ -1,6 +1,6 @@
 // VmInterface inputs (DESIGN.md "VmInterface"): a VM's multiqueue tap, ready for vhost and XDP.
 import { InputReader } from "../validate/reader";
-import { Acl, readAcl, readAdopt, readOwnership, Ownership } from "./common-args";
+import { Acl, readAcl, readAdopt, readOwnership, Ownership } from "./common";
 
 export interface VmEgress {
   acl?: Acl;

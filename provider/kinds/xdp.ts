@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { XdpArgs, readXdpArgs, defaultPinDir } from "../helper/resources/xdp-args";
+import { XdpArgs, readXdpArgs, defaultPinDir } from "../common/args/xdp";
 
 export const xdpProgram: ResourceKind<XdpArgs> = {
   kind: "xdp",

@@ -1,6 +1,6 @@
 // RssContext inputs (DESIGN.md "RssContext"): a slice of a NIC's queues with flows steered into it.
 import { InputReader } from "../validate/reader";
-import { readAdopt, readOwnership, Ownership } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common";
 
 export const FLOW_TYPES = ["ip4", "ip6", "tcp4", "udp4", "tcp6", "udp6", "ether"] as const;
 export type FlowType = (typeof FLOW_TYPES)[number];

@@ -1,7 +1,7 @@
 // XdpProgram inputs (DESIGN.md "XdpProgram"): an XDP program attached through a pinned bpf_link.
 import { InputReader, UNKNOWN } from "../validate/reader";
 import { BPFFS_ROOT } from "../validate/formats";
-import { readAdopt, readOwnership, Ownership } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common";
 
 export const BUILTIN_PROGRAMS = ["l2fwd", "vm-egress", "pass"] as const;
 export type BuiltinProgram = (typeof BUILTIN_PROGRAMS)[number];

@@ -1,6 +1,6 @@
 // What the runtime needs to know of a resource kind: how to read its inputs, how it is
 // named in ids, and which input changes replace it (DESIGN.md "Resources").
-import { InputReader } from "../helper/validate/reader";
+import { InputReader } from "../common/validate/reader";
 
 export interface ResourceKind<Args extends object = any> {
   /** Helper op prefix and id segment: `<host>/<kind>/<object>`. */

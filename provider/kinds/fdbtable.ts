@@ -1,6 +1,6 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { FdbTableArgs, keyedEntries, readFdbTableArgs } from "../helper/resources/fdb-args";
-import { InputReader } from "../helper/validate/reader";
+import { FdbTableArgs, keyedEntries, readFdbTableArgs } from "../common/args/fdb";
+import { InputReader } from "../common/validate/reader";
 
 /**
  * The entries are kept keyed by `<vlan>/<mac>` from check on (see keyedEntries): Pulumi

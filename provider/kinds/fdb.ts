@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { FdbArgs, readFdbArgs } from "../helper/resources/fdb-args";
+import { FdbArgs, readFdbArgs } from "../common/args/fdb";
 
 export const fdbEntry: ResourceKind<FdbArgs> = {
   kind: "fdb",

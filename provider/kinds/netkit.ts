@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { NetkitArgs, readNetkitArgs } from "../helper/resources/netkit-args";
+import { NetkitArgs, readNetkitArgs } from "../common/args/netkit";
 
 export const netkitLower: ResourceKind<NetkitArgs> = {
   kind: "netkit",

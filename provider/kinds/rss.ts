@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { RssArgs, readRssArgs } from "../helper/resources/rss-args";
+import { RssArgs, readRssArgs } from "../common/args/rss";
 
 export const rssContext: ResourceKind<RssArgs> = {
   kind: "rss",

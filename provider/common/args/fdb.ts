@@ -2,7 +2,7 @@
 // with who asks for it (owner, op: common-args.ts readOwnership).
 import { InputReader, UNKNOWN, containsUnknown } from "../validate/reader";
 import * as formats from "../validate/formats";
-import { Acl, Ownership, readAcl, readAdopt, readOwnership } from "./common-args";
+import { Acl, Ownership, readAcl, readAdopt, readOwnership } from "./common";
 
 export interface FdbArgs extends Ownership {
   table: string;

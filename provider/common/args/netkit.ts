@@ -1,6 +1,6 @@
 // NetkitLower inputs (DESIGN.md "NetkitLower"): a netkit device leasing NIC queues for AF_XDP.
 import { InputReader } from "../validate/reader";
-import { readAdopt, readOwnership, Ownership } from "./common-args";
+import { readAdopt, readOwnership, Ownership } from "./common";
 
 export const NETKIT_APIS = ["auto", "lease", "lowerdev"] as const;
 

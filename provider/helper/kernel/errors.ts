@@ -2,7 +2,7 @@
 // the extended-ack text, so an operator reads "EINVAL: mtu less than device minimum"
 // instead of a bare number. The message says the kernel's text once; `kernelMessage`
 // repeats it as a field for code that acts on it, never for printing beside the message.
-import { errnoName } from "./errno";
+import { errnoName } from "./internal/errno";
 
 export class KernelError extends Error {
   readonly errno: number;

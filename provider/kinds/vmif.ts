@@ -1,5 +1,5 @@
 import { ResourceKind, keyOf, partsOf } from "./kind";
-import { VmifArgs, readVmifArgs, VM_OWNERSHIP_FIELD } from "../helper/resources/vmif-args";
+import { VmifArgs, readVmifArgs, VM_OWNERSHIP_FIELD } from "../common/args/vmif";
 
 export const vmInterface: ResourceKind<VmifArgs> = {
   kind: "vmif",
