@@ -3,7 +3,7 @@
 // checks every offset and size here against the BTF of the built objects, so the C header
 // and this file cannot drift apart silently. Integers are little endian (host order of
 // every hypervisor we target) unless the C field says "_be".
-import { isIPv4, isIPv6 } from "node:net";
+import { addressFamily, formatIPv4, formatIPv6, formatMac, parseIPv4, parseIPv6, writeMac } from "../common/address";
 import { COUNTERS, type CounterName } from "../common/counters";
 
 // ------------------------------------------------------------------ sizes and limits
@@ -108,91 +108,6 @@ export const BUILTIN_PROGRAMS: Readonly<Record<string, BuiltinProgram>> = {
   pass: { object: "pass.o", program: "xdp_pass", section: "xdp", maps: [] },
 };
 
-// ------------------------------------------------------------------ addresses
-
-const MAC_TEXT = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-
-/** Writes the six bytes of `mac` into `into` at `offset`. */
-function parseMacInto(mac: string, into: Buffer, offset: number): void {
-  if (!MAC_TEXT.test(mac)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}`);
-  // Pair by pair, in place: split/map/Buffer.from cost about a microsecond per MAC, which
-  // shows in a 10,000-entry FDB batch.
-  for (let i = 0; i < 6; i++) into[offset + i] = parseInt(mac.slice(3 * i, 3 * i + 2), 16);
-}
-
-function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
-}
-
-function parseIPv4(s: string): Buffer {
-  if (!isIPv4(s)) throw new Error(`invalid IPv4 address ${JSON.stringify(s)}`);
-  return Buffer.from(s.split(".").map(Number));
-}
-
-// node:net validates but offers no text-to-bytes conversion, hence this small parser.
-function parseIPv6(s: string): Buffer {
-  if (!isIPv6(s) || s.includes("%")) throw new Error(`invalid IPv6 address ${JSON.stringify(s)}`);
-  let text = s;
-  const tail: number[] = [];
-  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const b = parseIPv4(dotted[2]);
-    tail.push((b[0] << 8) | b[1], (b[2] << 8) | b[3]);
-    // "::ffff:1.2.3.4" keeps its "::"; "64:ff9b::1:1.2.3.4" loses the single separator.
-    text = dotted[1].endsWith("::") ? dotted[1] : dotted[1].slice(0, -1);
-  }
-  const groupsOf = (part: string): number[] => (part === "" ? [] : part.split(":").map((g) => parseInt(g, 16)));
-  const want = 8 - tail.length;
-  let groups: number[];
-  if (text.includes("::")) {
-    const [head, rest] = text.split("::");
-    const h = groupsOf(head);
-    const r = groupsOf(rest);
-    groups = [...h, ...new Array<number>(want - h.length - r.length).fill(0), ...r];
-  } else {
-    groups = groupsOf(text);
-  }
-  groups = [...groups, ...tail];
-  if (groups.length !== 8) throw new Error(`invalid IPv6 address ${JSON.stringify(s)}`);
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
-}
-
-function formatIPv4(b: Buffer): string {
-  return [...b.subarray(0, 4)].join(".");
-}
-
-/** RFC 5952 text: lower case, longest run of two or more zero groups as "::". */
-function formatIPv6(b: Buffer): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
-}
-
-function addressFamily(addr: string): 4 | 6 {
-  if (isIPv4(addr)) return 4;
-  if (isIPv6(addr)) return 6;
-  throw new Error(`invalid IP address ${JSON.stringify(addr)}`);
-}
-
 // ------------------------------------------------------------------ FDB
 
 export const FDB_F_KEEP_TAG = 0x1;
@@ -223,7 +138,7 @@ export function encodeFdbKey(k: FdbKey): Buffer {
   // much cheaper across a 10,000-entry batch.
   const b = Buffer.allocUnsafe(FDB_KEY.size);
   b.writeUInt16LE(k.vlan, FDB_KEY.members.vlan);
-  parseMacInto(k.mac, b, FDB_KEY.members.mac);
+  writeMac(k.mac, b, FDB_KEY.members.mac);
   return b;
 }
 
@@ -280,7 +195,7 @@ export function encodeVmConfig(c: VmConfig): Buffer {
   if (c.ipv6.length > VM_MAX_IPV6) throw new RangeError(`at most ${VM_MAX_IPV6} IPv6 addresses per VM, got ${c.ipv6.length}`);
   const m = VMC.members;
   const b = Buffer.alloc(VMC.size);
-  parseMacInto(c.mac, b, m.mac);
+  writeMac(c.mac, b, m.mac);
   b.writeUInt16LE(c.vlan, m.vlan);
   b.writeUInt32LE(c.uplinkIfindex, m.uplink_ifindex);
   c.bondIfindexes.forEach((ifi, i) => {

@@ -21,7 +21,8 @@ export const LAYERS: Layer[] = [
   { name: "transport", dir: "provider/transport", may: ["common"] },
   { name: "common", dir: "provider/common", may: [] },
   { name: "helper", dir: "provider/helper", may: ["kernel", "common"] },
-  { name: "kernel", dir: "provider/helper/kernel", may: [] },
+  // The kernel bindings encode addresses the shared module converts (provider/common/address.ts).
+  { name: "kernel", dir: "provider/helper/kernel", may: ["common"] },
 ];
 
 /**

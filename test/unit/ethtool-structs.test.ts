@@ -3,7 +3,8 @@
 // linux-libc-dev, /usr/include/linux/ethtool.h); every expected buffer below is written
 // out by hand from the header, not produced by the code under test.
 import * as S from "../../provider/helper/kernel/ethtool/structs";
-import { decodeFlowRule, encodeFlowRule, formatIPv6, parseIPv6 } from "../../provider/helper/kernel/ethtool/flow";
+import { decodeFlowRule, encodeFlowRule } from "../../provider/helper/kernel/ethtool/flow";
+import { formatIPv6, parseIPv6 } from "../../provider/common/address";
 
 const hex = (b: Buffer) => b.toString("hex");
 const u32 = (n: number) => {

@@ -34,7 +34,7 @@ describe("import direction", () => {
 
     test.each([
       ["the helper importing the provider runtime", "provider/helper/resources/fdb.ts", 'import { sharedPool } from "../../runtime/pool";', "helper may import only helper, kernel, common; not runtime"],
-      ["the kernel bindings importing a helper op", "provider/helper/kernel/netns.ts", 'import { applyFdb } from "../resources/fdb";', "kernel may import only kernel; not helper"],
+      ["the kernel bindings importing a helper op", "provider/helper/kernel/netns.ts", 'import { applyFdb } from "../resources/fdb";', "kernel may import only kernel, common; not helper"],
       ["the shared folder importing the transport", "provider/common/protocol.ts", 'import type { HostSpec } from "../transport/host-spec";', "common may import only common; not transport"],
       ["a kind descriptor importing a helper op", "provider/kinds/fdb.ts", 'import "../helper/resources/fdb";', "kinds may import only kinds, common; not helper"],
       ["the SDK reaching the pool beside the shim", "sdk/capabilities.ts", 'import { sharedPool } from "../provider/runtime/pool";', "sdk may import only sdk, transport, common; not runtime"],

@@ -38,10 +38,6 @@ export function normalizeMac(s: string): string {
   return s.toLowerCase().replace(/-/g, ":");
 }
 
-export function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(/[:-]/).map((b) => parseInt(b, 16)));
-}
-
 const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 const NETNS_PROC = /^\/proc\/[1-9][0-9]{0,9}\/ns\/net$/;
 

@@ -10,7 +10,7 @@
 //   ip6 (struct ethtool_usrip6_spec, :1019-1025): ip6src @0, ip6dst @16, l4_4_bytes @32,
 //     tclass @36, l4_proto @37
 //   ether (struct ethhdr, if_ether.h:173-177, packed): h_dest @0, h_source @6, h_proto @12
-import { isIPv4, isIPv6 } from "node:net";
+import { formatIPv6, formatMac, parseIPv4, parseIPv6, parseMac } from "../../../common/address";
 import {
   emptyFlowSpec,
   ETHER_FLOW,
@@ -86,70 +86,6 @@ function prefixMask(bytes: number, prefix: number): Buffer {
     m[i] = left >= 8 ? 0xff : left <= 0 ? 0 : (0xff << (8 - left)) & 0xff;
   }
   return m;
-}
-
-export function parseIPv4(s: string): Buffer {
-  if (!isIPv4(s)) throw new Error(`invalid IPv4 address ${JSON.stringify(s)}`);
-  return Buffer.from(s.split(".").map(Number));
-}
-
-export function parseIPv6(s: string): Buffer {
-  if (!isIPv6(s)) throw new Error(`invalid IPv6 address ${JSON.stringify(s)}`);
-  let text = s;
-  const tail: number[] = [];
-  const lastColon = text.lastIndexOf(":");
-  if (text.slice(lastColon + 1).includes(".")) {
-    // Embedded IPv4 (::ffff:1.2.3.4): two groups.
-    const v4 = parseIPv4(text.slice(lastColon + 1));
-    tail.push(v4.readUInt16BE(0), v4.readUInt16BE(2));
-    text = text.slice(0, lastColon + 1) + "0"; // placeholder group, dropped below
-  }
-  const halves = text.split("::");
-  const toGroups = (h: string) => (h === "" ? [] : h.split(":").map((g) => parseInt(g, 16)));
-  let head = toGroups(halves[0]);
-  let rest = halves.length > 1 ? toGroups(halves[1]) : [];
-  if (tail.length) {
-    if (halves.length > 1) rest = rest.slice(0, -1).concat(tail);
-    else head = head.slice(0, -1).concat(tail);
-  }
-  const zeros = 8 - head.length - rest.length;
-  const groups = halves.length > 1 ? [...head, ...new Array(zeros).fill(0), ...rest] : head;
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
-  return b;
-}
-
-export function formatIPv6(b: Buffer): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(2 * i));
-  // Longest run of two or more zero groups becomes "::" (RFC 5952).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
-export function parseMac(s: string): Buffer {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(s)) throw new Error(`invalid MAC address ${JSON.stringify(s)}`);
-  return Buffer.from(s.split(":").map((x) => parseInt(x, 16)));
-}
-
-function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
 /** Mask bytes → prefix length, or -1 when the mask is not contiguous. */

@@ -7,5 +7,5 @@ export * from "./drvinfo";
 export * from "./features";
 export * from "./rss";
 export * from "./ntuple";
-export { encodeFlowRule, decodeFlowRule, parseIPv4, parseIPv6, formatIPv6, parseMac } from "./flow";
+export { encodeFlowRule, decodeFlowRule } from "./flow";
 export type { FlowType } from "./flow";

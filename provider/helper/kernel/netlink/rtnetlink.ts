@@ -7,6 +7,7 @@ import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import * as libc from "../internal/libc";
 import { netnsFd } from "../netns";
+import { formatMac, parseMac } from "../../../common/address";
 import { Attr, AttrSet, NLM_F_CREATE, NLM_F_EXCL, NetlinkMessage, encodeAttrs, nla } from "./codec";
 import { NETLINK_ROUTE, NetlinkClient, openNetlink } from "./socket";
 import * as U from "./rtnetlink-uapi";
@@ -83,17 +84,6 @@ export function ifinfomsg(o: { family?: number; type?: number; index?: number; f
   b.writeUInt32LE((o.flags ?? 0) >>> 0, 8);
   b.writeUInt32LE((o.change ?? 0) >>> 0, 12);
   return b;
-}
-
-const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
-
-export function parseMac(mac: string): Buffer {
-  if (!MAC_RE.test(mac)) throw new Error(`invalid MAC address ${JSON.stringify(mac)}: expected aa:bb:cc:dd:ee:ff`);
-  return Buffer.from(mac.split(":").map((h) => parseInt(h, 16)));
-}
-
-export function formatMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
 /** Common IFLA_* attributes of a device being created (the peer's too). */
