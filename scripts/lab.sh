@@ -21,6 +21,8 @@ LAB_REPO="$(dirname -- "$(dirname -- "$LAB_SELF")")"
 
 # shellcheck source=lab/common.sh
 source "$LAB_LIB/common.sh"
+# shellcheck source=lib/options.sh
+source "$LAB_LIB/../lib/options.sh"
 # shellcheck source=lab/net.sh
 source "$LAB_LIB/net.sh"
 # shellcheck source=lab/mounts.sh
@@ -46,26 +48,10 @@ OPT_USER_MODE=root
 OPT_LAUNCHER="$LAB_REPO/dist/launcher/hvnet-launch"
 POSITIONAL=()
 
-# parse_opts ARGS...: options may come in any order; everything after "--" (and the
-# first positional before it) is kept in POSITIONAL for `exec`.
+# Options may come in any order; everything after "--" (and the first positional before
+# it) is kept in POSITIONAL for `exec`.
 parse_opts() {
-  while (($# > 0)); do
-    case "$1" in
-    --hosts) (($# >= 2)) || usage; OPT_HOSTS="$2"; shift 2 ;;
-    --hosts=*) OPT_HOSTS="${1#*=}"; shift ;;
-    --name) (($# >= 2)) || usage; OPT_NAME="$2"; shift 2 ;;
-    --name=*) OPT_NAME="${1#*=}"; shift ;;
-    --dir) (($# >= 2)) || usage; OPT_DIR="$2"; shift 2 ;;
-    --dir=*) OPT_DIR="${1#*=}"; shift ;;
-    --user-mode) (($# >= 2)) || usage; OPT_USER_MODE="$2"; shift 2 ;;
-    --user-mode=*) OPT_USER_MODE="${1#*=}"; shift ;;
-    --launcher) (($# >= 2)) || usage; OPT_LAUNCHER="$2"; shift 2 ;;
-    --launcher=*) OPT_LAUNCHER="${1#*=}"; shift ;;
-    --) POSITIONAL+=("$@"); return 0 ;;
-    -*) die "unknown option '$1'" ;;
-    *) POSITIONAL+=("$1"); shift ;;
-    esac
-  done
+  parse_long_opts "hosts:OPT_HOSTS name:OPT_NAME dir:OPT_DIR user-mode:OPT_USER_MODE launcher:OPT_LAUNCHER" "$@"
 }
 
 require_tools() {

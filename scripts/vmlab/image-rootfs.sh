@@ -19,22 +19,10 @@ if [[ -f "$ROOTFS/.complete" ]]; then
 fi
 
 mkdir -p -- "$VMLAB_CACHE"
-exec 8>"$VMLAB_CACHE/.rootfs.lock"
-flock -w 1800 8 || die "timed out waiting for another image build to finish"
-if [[ -f "$ROOTFS/.complete" ]]; then
-  printf '%s\n' "$ROOTFS"
-  exit 0
-fi
+build_once "$VMLAB_CACHE/.rootfs.lock" "$ROOTFS/.complete" "$ROOTFS"
 
 WORK="$ROOTFS.partial"
-cleanup() {
-  chroot_umount "$WORK"
-  rm -rf --one-file-system -- "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-cleanup
+build_in "$WORK" "$WORK"
 
 MIRROR="$(vmlab_mirror)"
 started=$(date +%s)

@@ -23,23 +23,11 @@ if [[ -f "$IMG/image.env" ]]; then
 fi
 
 ROOTFS="$("$VMLAB_DIR/image-rootfs.sh")"
-exec 8>"$VMLAB_CACHE/.image.lock"
-flock -w 1800 8 || die "timed out waiting for another image build to finish"
-if [[ -f "$IMG/image.env" ]]; then
-  printf '%s\n' "$IMG"
-  exit 0
-fi
+build_once "$VMLAB_CACHE/.image.lock" "$IMG/image.env" "$IMG"
 
 WORK="$IMG.partial"
 R="$WORK/rootfs"
-cleanup() {
-  chroot_umount "$R"
-  rm -rf --one-file-system -- "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-cleanup
+build_in "$WORK" "$R"
 started=$(date +%s)
 mkdir -p -- "$WORK"
 cp -a -- "$ROOTFS" "$R"

@@ -18,6 +18,8 @@ set -euo pipefail
 VMLAB_SELF="$(readlink -f -- "${BASH_SOURCE[0]}")"
 # shellcheck source=lib/common.sh
 source "$(dirname -- "$VMLAB_SELF")/lib/common.sh"
+# shellcheck source=../lib/options.sh
+source "$VMLAB_DIR/../lib/options.sh"
 # shellcheck source=lib/guest.sh
 source "$VMLAB_LIB/guest.sh"
 # shellcheck source=lib/snapshot.sh
@@ -36,17 +38,8 @@ OPT_NAME=hvvm
 OPT_DIR="$VMLAB_REPO/.lab"
 OPT_HOSTS=""
 parse_opts() {
-  while (($# > 0)); do
-    case "$1" in
-    --hosts) (($# >= 2)) || usage; OPT_HOSTS="$2"; shift 2 ;;
-    --hosts=*) OPT_HOSTS="${1#*=}"; shift ;;
-    --name) (($# >= 2)) || usage; OPT_NAME="$2"; shift 2 ;;
-    --name=*) OPT_NAME="${1#*=}"; shift ;;
-    --dir) (($# >= 2)) || usage; OPT_DIR="$2"; shift 2 ;;
-    --dir=*) OPT_DIR="${1#*=}"; shift ;;
-    *) die "unknown argument '$1'" ;;
-    esac
-  done
+  parse_long_opts "hosts:OPT_HOSTS name:OPT_NAME dir:OPT_DIR" "$@"
+  ((${#POSITIONAL[@]} == 0)) || die "unknown argument '${POSITIONAL[0]}'"
 }
 
 require_tools() {

@@ -6,16 +6,13 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
-import type { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/kinds";
-import { requireValidInputs } from "../../provider/runtime/check";
-import { createResource } from "../../provider/runtime/operations";
 import { labUp, type Lab } from "../support/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
 import * as P from "../datapath/support/packets";
 import { statsHelperBundle } from "./support/stats-helper";
 import { requireBuiltCli, runCli, CLI } from "./support/run-cli";
 import { sendFromExternal, sendFromVm } from "./support/traffic";
+import { connectionOf, createAs } from "../support/runtime";
 
 const VM_MAC = "52:54:00:00:01:01";
 const VM_IP = "10.9.0.11";
@@ -38,15 +35,7 @@ const fromVm = (srcMac: string, srcIp: string) =>
 // The VM's egress ACL denies TCP.
 const tcpFromVm = P.eth(GATEWAY_MAC, VM_MAC, P.ETH_P_IP, P.ipv4(VM_IP, "10.9.0.1", P.IPPROTO_TCP, P.tcp(4000, 22)));
 
-function spec(): HostSpec {
-  const h = lab.inventory.hosts[0];
-  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(h.privateKeyPath, "utf8") };
-}
-
-async function create(typeName: string, props: Record<string, unknown>) {
-  const kind = KINDS[typeName];
-  return createResource(pool, kind, requireValidInputs(kind, { host: spec(), ...props }));
-}
+const create = (typeName: string, props: Record<string, unknown>) => createAs(pool, typeName, connectionOf(lab.inventory.hosts[0]), props);
 
 async function statsJson(): Promise<any> {
   const r = await runCli(["stats", "--json", "--inventory", inventory], env);

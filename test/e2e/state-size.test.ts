@@ -1,14 +1,13 @@
-// The state budget, end to end (real Pulumi CLI, local file backend, a 1-host lab): an
+// The state budget, end to end (real Pulumi CLI, local file backend, a 1-host suite.lab): an
 // FdbEntry's share of `pulumi stack export` stays within 2 KB, because the provider stored
 // with it is one line and a host the stack config gives is kept without its private key.
 // The key still reaches the host for every operation, from the config of the run; when
 // the config no longer has the host, destroy says what to do and removes nothing.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Lab } from "../support/lab";
 import { fdbEntries } from "./support/hosts";
-import { exampleSuite } from "./support/suite";
-import { ExampleProject, parseEvents, stepOps } from "./support/project";
+import { programSuite } from "./support/suite";
+import { parseEvents, stepOps } from "./support/project";
 
 jest.setTimeout(10 * 60_000);
 
@@ -31,23 +30,18 @@ export = async () => {
 };
 `;
 
-let lab: Lab;
-let project: ExampleProject;
-const { made } = exampleSuite("quickstart", 1, (l, p) => {
-  lab = l;
-  project = p;
-  writeFileSync(path.join(p.dir, "index.ts"), PROGRAM);
-});
+const suite = programSuite(1, PROGRAM);
+const { made } = suite;
 
 test(`each of ${N} FdbEntry takes at most 2 KB of the exported state, holds no key, and refresh and destroy still reach the host`, async () => {
   const stack = "budget";
   made.push(stack);
-  const inventory = path.join(lab.dir, "inventory.json");
-  await project.newStack(stack, { "hvnet:inventory": inventory });
-  await project.pulumiOk(["up", "--yes", "--skip-preview", "--stack", stack]);
-  expect(fdbEntries(lab, "hv1", FDB)).toHaveLength(N);
+  const inventory = path.join(suite.lab.dir, "inventory.json");
+  await suite.project.newStack(stack, { "hvnet:inventory": inventory });
+  await suite.project.pulumiOk(["up", "--yes", "--skip-preview", "--stack", stack]);
+  expect(fdbEntries(suite.lab, "hv1", FDB)).toHaveLength(N);
 
-  const { text, deployment } = await project.exportState(stack);
+  const { text, deployment } = await suite.project.exportState(stack);
   const entries = deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/hvnet:FdbEntry");
   expect(entries).toHaveLength(N);
   const sizes = entries.map((r) => JSON.stringify(r).length);
@@ -59,11 +53,11 @@ test(`each of ${N} FdbEntry takes at most 2 KB of the exported state, holds no k
     // (host key, private key) comes from the config of each run.
     expect(r.inputs.host).toBeUndefined();
     expect(r.outputs.host).toBeUndefined();
-    expect(r.inputs.__host).toEqual({ name: "hv1", address: lab.inventory.hosts[0].address });
+    expect(r.inputs.__host).toEqual({ name: "hv1", address: suite.lab.inventory.hosts[0].address });
     expect(r.outputs.__host).toEqual(r.inputs.__host);
   }
-  const key = readFileSync(lab.inventory.hosts[0].privateKeyPath, "utf8");
-  const shown = (await project.pulumiOk(["stack", "export", "--show-secrets", "--stack", stack])).stdout;
+  const key = readFileSync(suite.lab.inventory.hosts[0].privateKeyPath, "utf8");
+  const shown = (await suite.project.pulumiOk(["stack", "export", "--show-secrets", "--stack", stack])).stdout;
   expect(shown).not.toContain("PRIVATE KEY");
   for (const line of key.split("\n").filter((l) => l && !l.startsWith("-----"))) {
     expect(text).not.toContain(line);
@@ -71,9 +65,9 @@ test(`each of ${N} FdbEntry takes at most 2 KB of the exported state, holds no k
   }
 
   // The key comes from the config of each run: refresh reads every entry, up changes nothing.
-  const refresh = await project.pulumiOk(["refresh", "--yes", "--skip-preview", "--json", "--stack", stack]);
+  const refresh = await suite.project.pulumiOk(["refresh", "--yes", "--skip-preview", "--json", "--stack", stack]);
   expect(Object.values(stepOps(parseEvents(refresh.stdout))).every((op) => op === "same")).toBe(true);
-  expect((await project.pulumi(["preview", "--expect-no-changes", "--stack", stack])).code).toBe(0);
+  expect((await suite.project.pulumi(["preview", "--expect-no-changes", "--stack", stack])).code).toBe(0);
 
   // The host gone from the inventory (destroy configures the provider with the config the
   // state recorded: the inventory file it names): destroy names the host and what to do,
@@ -81,14 +75,14 @@ test(`each of ${N} FdbEntry takes at most 2 KB of the exported state, holds no k
   const saved = readFileSync(inventory, "utf8");
   try {
     writeFileSync(inventory, JSON.stringify({ ...JSON.parse(saved), hosts: [] }));
-    const refused = await project.pulumi(["destroy", "--yes", "--skip-preview", "--stack", stack]);
+    const refused = await suite.project.pulumi(["destroy", "--yes", "--skip-preview", "--stack", stack]);
     expect(refused.code).not.toBe(0);
     expect(refused.output).toMatch(/host "hv1" came from the stack config `hosts` \(or the lab inventory\).*add "hv1" back to config `hosts`/);
     expect(refused.output).not.toContain("PRIVATE KEY");
-    expect(fdbEntries(lab, "hv1", FDB)).toHaveLength(N);
+    expect(fdbEntries(suite.lab, "hv1", FDB)).toHaveLength(N);
   } finally {
     writeFileSync(inventory, saved);
   }
-  await project.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", stack]);
-  expect(lab.hostExec("hv1", "sh", ["-c", `test -e ${FDB} && echo pinned || echo gone`]).trim()).toBe("gone");
+  await suite.project.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", stack]);
+  expect(suite.lab.hostExec("hv1", "sh", ["-c", `test -e ${FDB} && echo pinned || echo gone`]).trim()).toBe("gone");
 });

@@ -2,14 +2,12 @@
 // machine's connection to the other (each host key is checked on its own machine), and a
 // stack that names two machines alike fails `preview` before any host is contacted.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { HostSpec } from "../../provider/transport/host-spec";
 import { HostPool } from "../../provider/transport/pool";
-import { type Lab } from "../support/lab";
 import { helperDir, snapshotAll, sshLogins } from "../e2e/support/hosts";
-import { exampleSuite } from "../e2e/support/suite";
-import { ExampleProject } from "../e2e/support/project";
+import { programSuite } from "../e2e/support/suite";
+import { connectionOf } from "../support/runtime";
 
 jest.setTimeout(10 * 60_000);
 
@@ -32,15 +30,9 @@ export = async () => {
 };
 `;
 
-let lab: Lab;
-let project: ExampleProject;
 let pool: HostPool | undefined;
-
-const { made } = exampleSuite("quickstart", 2, (l, p) => {
-  lab = l;
-  project = p;
-  writeFileSync(path.join(p.dir, "index.ts"), PROGRAM);
-});
+const suite = programSuite(2, PROGRAM);
+const { made } = suite;
 
 afterEach(async () => {
   await pool?.close();
@@ -48,8 +40,7 @@ afterEach(async () => {
 });
 
 function specOf(i: number, overrides: Partial<HostSpec> = {}): HostSpec {
-  const h = lab.inventory.hosts[i];
-  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: readFileSync(h.privateKeyPath, "utf8"), ...overrides };
+  return connectionOf(suite.lab.inventory.hosts[i], overrides);
 }
 
 const netnsOf = (pid: number) => execFileSync("ip", ["netns", "identify", String(pid)], { encoding: "utf8" }).trim();
@@ -59,34 +50,34 @@ test("the pool reaches each look-alike on its own machine and checks each one's 
   const pidOn = async (s: HostSpec) => ((await pool!.request(s, "pid")) as { pid: number }).pid;
 
   const first = await pidOn(specOf(0));
-  expect(netnsOf(first)).toBe(lab.inventory.hosts[0].netns);
+  expect(netnsOf(first)).toBe(suite.lab.inventory.hosts[0].netns);
 
   // hv2's address under hv1's name, pinned to hv1's key: hv2 presents another key.
-  await expect(pidOn(specOf(1, { name: "hv1", hostKey: lab.inventory.hosts[0].hostKey }))).rejects.toThrow(/hv1: host key mismatch/);
+  await expect(pidOn(specOf(1, { name: "hv1", hostKey: suite.lab.inventory.hosts[0].hostKey }))).rejects.toThrow(/hv1: host key mismatch/);
 
   // hv2's address and key under hv1's name: it lands on hv2, not on hv1's connection.
-  const logins = sshLogins(lab, "hv2");
+  const logins = sshLogins(suite.lab, "hv2");
   const second = await pidOn(specOf(1, { name: "hv1" }));
-  expect(netnsOf(second)).toBe(lab.inventory.hosts[1].netns);
-  expect(sshLogins(lab, "hv2")).toBe(logins + 1);
+  expect(netnsOf(second)).toBe(suite.lab.inventory.hosts[1].netns);
+  expect(sshLogins(suite.lab, "hv2")).toBe(logins + 1);
 });
 
 test("one name for two machines in a stack fails preview naming the name and both addresses; no host is contacted", async () => {
   const stack = "lookalike";
   made.push(stack);
-  await project.newStack(stack, { "hvnet:inventory": path.join(lab.dir, "inventory.json") });
-  const before = snapshotAll(lab);
-  const logins = lab.inventory.hosts.map((h) => sshLogins(lab, h.name));
-  const helpers = lab.inventory.hosts.map((h) => helperDir(lab, h.name));
+  await suite.project.newStack(stack, { "hvnet:inventory": path.join(suite.lab.dir, "inventory.json") });
+  const before = snapshotAll(suite.lab);
+  const logins = suite.lab.inventory.hosts.map((h) => sshLogins(suite.lab, h.name));
+  const helpers = suite.lab.inventory.hosts.map((h) => helperDir(suite.lab, h.name));
 
-  const r = await project.pulumi(["preview", "--stack", stack]);
+  const r = await suite.project.pulumi(["preview", "--stack", stack]);
   expect(r.code).not.toBe(0);
   // Named in a fixed (sorted) order, whichever resource Pulumi checked first.
-  const [a, b] = lab.inventory.hosts.map((h) => `root@${h.address}:22`).sort();
+  const [a, b] = suite.lab.inventory.hosts.map((h) => `root@${h.address}:22`).sort();
   expect(r.output).toMatch(new RegExp(`host\\.name "hv1" names two different connections in this stack: ${a} and ${b}`));
   expect(r.output).not.toMatch(/PRIVATE KEY/);
 
-  expect(snapshotAll(lab)).toEqual(before);
-  expect(lab.inventory.hosts.map((h) => sshLogins(lab, h.name))).toEqual(logins);
-  expect(lab.inventory.hosts.map((h) => helperDir(lab, h.name))).toEqual(helpers);
+  expect(snapshotAll(suite.lab)).toEqual(before);
+  expect(suite.lab.inventory.hosts.map((h) => sshLogins(suite.lab, h.name))).toEqual(logins);
+  expect(suite.lab.inventory.hosts.map((h) => helperDir(suite.lab, h.name))).toEqual(helpers);
 });

@@ -36,6 +36,20 @@ function pool(helperDir = HELPER_DIR): HostPool {
 const host = (i: number) => lab.inventory.hosts[i];
 const spec = (i: number) => hostSpec(host(i));
 const sh = (i: number, script: string, ...args: string[]) => lab.hostExec(host(i).name, "sh", ["-c", script, "sh", ...args]);
+async function connectAsDeployUser(i: number): Promise<SshConnection> {
+  const conn = await dial(spec(i));
+  conns.push(conn);
+  return conn;
+}
+
+/** Uploads the bundle where a deploy does, under the deploy user's home; returns the directory. */
+async function uploadToHome(conn: SshConnection, bundle: ReturnType<typeof loadBundle>): Promise<string> {
+  const home = (await conn.exec("pwd")).stdout.trim();
+  const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
+  await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
+  return dir;
+}
+
 const helperDirs = (i: number) => sh(i, "ls -A /var/lib/hvnet/helper 2>/dev/null || true").trim().split("\n").filter(Boolean);
 
 beforeAll(async () => {
@@ -133,12 +147,9 @@ test("a symlink planted in the upload to a root-only file is refused, and nothin
   const secret = `hvt-secret-${randomBytes(8).toString("hex")}`;
   sh(1, 'umask 077; printf "%s\\n" "$1" > /run/hvt-secret', secret);
   const bundle = loadBundle(HELPER_DIR);
-  const conn = await dial(spec(1));
-  conns.push(conn);
+  const conn = await connectAsDeployUser(1);
   // What the deploy user (or anyone who has its key) can do between upload and install.
-  const home = (await conn.exec("pwd")).stdout.trim();
-  const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
-  await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
+  const dir = await uploadToHome(conn, bundle);
   const plant = await conn.exec(`rm ${dir}/bundle/helper.js && ln -s /run/hvt-secret ${dir}/bundle/helper.js`);
   expect({ code: plant.code, signal: plant.signal, stderr: plant.stderr }).toEqual({ code: 0, signal: undefined, stderr: "" });
 
@@ -153,11 +164,8 @@ test("a symlink planted in the upload to a root-only file is refused, and nothin
 
 test("an upload with a file the bundle does not have is refused before anything is copied", async () => {
   const bundle = loadBundle(HELPER_DIR);
-  const conn = await dial(spec(1));
-  conns.push(conn);
-  const home = (await conn.exec("pwd")).stdout.trim();
-  const dir = `${home}/.hvnet-upload-${bundle.hash}-${randomBytes(6).toString("hex")}`;
-  await conn.withSftp((sftp) => uploadBundle(sftp, bundle, dir));
+  const conn = await connectAsDeployUser(1);
+  const dir = await uploadToHome(conn, bundle);
   // The whole result on failure: once, under heavy load, this step came back without an
   // exit status (code null), and only the signal and stderr can say why.
   const extra = await conn.exec(`echo extra > ${dir}/bundle/preload.js`);

@@ -9,8 +9,8 @@ import { labUp, Lab, LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
-import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource, deleteResource, updateResource } from "../../provider/runtime/operations";
+import { connectionOf, stackInputs } from "../support/runtime";
 
 const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
 let lab: Lab;
@@ -22,9 +22,7 @@ const hostJson = (...args: string[]): any => JSON.parse(lab.hostExec(host.name, 
 const xdpProgId = (dev: string): number | undefined => hostJson("ip", "-j", "-d", "link", "show", "dev", dev)[0]?.xdp?.prog?.id;
 const tapNames = (): string[] => hostJson("ip", "-j", "-d", "link", "show", "type", "tun").map((l: any) => l.ifname);
 
-function inputs(typeName: string, owner: string, props: Record<string, unknown>) {
-  return { ...requireValidInputs(KINDS[typeName], { host: spec, ...props }), __owner: owner };
-}
+const inputs = (typeName: string, owner: string, props: Record<string, unknown>) => stackInputs(typeName, spec, props, owner);
 
 beforeAll(async () => {
   requireRoot();
@@ -32,7 +30,7 @@ beforeAll(async () => {
   if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
   lab = await labUp({ hosts: 1 });
   host = lab.inventory.hosts[0];
-  spec = { name: host.name, address: host.address, port: host.port, user: host.user, hostKey: host.hostKey, privateKey: fs.readFileSync(host.privateKeyPath, "utf8") };
+  spec = connectionOf(host);
   pool = new HostPool({ helperDir: HELPER_DIR });
 }, 120000);
 

@@ -11,6 +11,7 @@ import { labUp, type Lab, type LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import type { HostSpec } from "../../provider/transport/host-spec";
 import { startBlackholeProxy, type BlackholeProxy } from "./support/blackhole-proxy";
+import { processRunning } from "../support/processes";
 
 const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
 const KEEPALIVE_S = 0.5; // the helper exits after 4 × 0.5 s of silence
@@ -38,14 +39,6 @@ function childrenOf(ppid: number): number[] {
     }
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !fs.readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "); // a zombie has exited
-  } catch {
-    return false;
-  }
 }
 
 function cmdline(pid: number): string {
@@ -95,19 +88,19 @@ test("after a silent drop the helper exits within its idle time and no sshd sess
   expect(sessions.length).toBeGreaterThanOrEqual(1);
   expect(sessions.map(cmdline).join("\n")).toMatch(/sshd: root/);
   expect(cmdline(helperPid)).toMatch(/node .*\/helper\.js$/);
-  expect(alive(helperPid)).toBe(true);
+  expect(processRunning(helperPid)).toBe(true);
 
   // Quiet but connected for longer than the idle limit: the pings keep the helper.
   await new Promise((r) => setTimeout(r, 1.5 * 4 * KEEPALIVE_S * 1000));
-  expect(alive(helperPid)).toBe(true);
+  expect(processRunning(helperPid)).toBe(true);
 
   proxy.blackhole();
-  const helperGoneMs = await waitFor(`helper pid ${helperPid} on ${host.name}`, 15_000, () => !alive(helperPid));
+  const helperGoneMs = await waitFor(`helper pid ${helperPid} on ${host.name}`, 15_000, () => !processRunning(helperPid));
   console.log(`silent drop: helper exited ${helperGoneMs} ms after the drop; idle limit ${4 * KEEPALIVE_S * 1000} ms`);
   // Idle limit, plus the watchdog's check period and one keepalive of slack.
   expect(helperGoneMs).toBeLessThan(4 * KEEPALIVE_S * 1000 + 2000);
   // Right after the helper, the session it ran in (and sshd's monitor process for it).
   const sessionsGoneMs = await waitFor(`sshd sessions ${sessions.join(",")} on ${host.name}`, 3000, () => childrenOf(sshd).length === 0);
   console.log(`silent drop: sshd session gone ${helperGoneMs + sessionsGoneMs} ms after the drop`);
-  expect(alive(sshd)).toBe(true); // the host's sshd itself serves on
+  expect(processRunning(sshd)).toBe(true); // the host's sshd itself serves on
 }, 90_000);

@@ -1,12 +1,9 @@
 // Fault: typos in a program. A property the resource does not have, a path with a control
 // character, NaN for a number: each fails `preview` naming the resource, the property and
 // the value, before any host is contacted (no SSH login, no helper deployed).
-import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Lab } from "../support/lab";
 import { helperDir, snapshotAll, sshLogins } from "../e2e/support/hosts";
-import { exampleSuite } from "../e2e/support/suite";
-import { ExampleProject } from "../e2e/support/project";
+import { programSuite } from "../e2e/support/suite";
 
 jest.setTimeout(10 * 60_000);
 
@@ -32,23 +29,17 @@ export = async () => {
 };
 `;
 
-let lab: Lab;
-let project: ExampleProject;
-
-const { made } = exampleSuite("quickstart", 1, (l, p) => {
-  lab = l;
-  project = p;
-  writeFileSync(path.join(p.dir, "index.ts"), PROGRAM);
-});
+const suite = programSuite(1, PROGRAM);
+const { made } = suite;
 
 async function preview(c: string) {
   made.push(c);
-  await project.newStack(c, { "hvnet:inventory": path.join(lab.dir, "inventory.json"), case: c });
-  const before = snapshotAll(lab);
-  const r = await project.pulumi(["preview", "--stack", c]);
-  expect(snapshotAll(lab)).toEqual(before);
-  expect(helperDir(lab, "hv1")).toBeNull();
-  expect(sshLogins(lab, "hv1")).toBe(0);
+  await suite.project.newStack(c, { "hvnet:inventory": path.join(suite.lab.dir, "inventory.json"), case: c });
+  const before = snapshotAll(suite.lab);
+  const r = await suite.project.pulumi(["preview", "--stack", c]);
+  expect(snapshotAll(suite.lab)).toEqual(before);
+  expect(helperDir(suite.lab, "hv1")).toBeNull();
+  expect(sshLogins(suite.lab, "hv1")).toBe(0);
   return r;
 }
 

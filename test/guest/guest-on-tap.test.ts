@@ -11,15 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import path from "node:path";
 import { HostPool } from "../../provider/transport/pool";
-import type { HostSpec } from "../../provider/transport/host-spec";
-import { KINDS } from "../../provider/kinds";
-import { requireValidInputs } from "../../provider/runtime/check";
-import { createResource } from "../../provider/runtime/operations";
 import { labUp, type Lab } from "../support/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { statsHelperBundle } from "../cli/support/stats-helper";
 import { requireBuiltCli, runCli } from "../cli/support/run-cli";
 import { GuestConsole, GUEST_SCRIPTS } from "./support/console";
+import { connectionOf, createAs } from "../support/runtime";
 
 jest.setTimeout(5 * 60_000);
 
@@ -43,15 +40,7 @@ let extNs: string;
 let qemuArgs: { vm1: string[]; vm2: string[] };
 const timings: Record<string, number> = {};
 
-function spec(): HostSpec {
-  const h = lab.inventory.hosts[0];
-  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(h.privateKeyPath, "utf8") };
-}
-
-async function create(typeName: string, props: Record<string, unknown>) {
-  const kind = KINDS[typeName];
-  return createResource(pool, kind, requireValidInputs(kind, { host: spec(), ...props }));
-}
+const create = (typeName: string, props: Record<string, unknown>) => createAs(pool, typeName, connectionOf(lab.inventory.hosts[0]), props);
 
 // No /dev/vhost-net on this machine: the one change to hvnet's arguments, and only that.
 function vhostOff(args: string[]): string[] {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { LAB_SCRIPT, Lab, LabHost, labDown, labSsh, labSshArgs, labUp, readInventory } from "../support/lab";
+import { processRunning } from "../support/processes";
 
 const HOSTS = 3;
 
@@ -40,16 +41,6 @@ function mountsUnder(dir: string): string[] {
     .split("\n")
     .map((l) => l.split(" ")[4])
     .filter((mp): mp is string => mp !== undefined && (mp === dir || mp.startsWith(`${dir}/`)));
-}
-
-// A zombie has already released its namespaces; only its parent (init here) can reap it.
-function processRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 function sshdPids(lab: Lab): number[] {

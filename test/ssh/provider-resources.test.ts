@@ -12,24 +12,20 @@ import { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
 import { forgetCheckedHosts, requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
+import { connectionOf, createAs } from "../support/runtime";
 
 const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
 let lab: Lab;
 let pool: HostPool;
 
-function spec(h: LabHost): HostSpec {
-  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(h.privateKeyPath, "utf8") };
-}
+const spec = (h: LabHost): HostSpec => connectionOf(h);
 
 function hostOf(i: number): LabHost {
   return lab.inventory.hosts[i];
 }
 
 /** As one stack's SDK would: each resource has its owner (see readOwnership). */
-async function create(typeName: string, host: HostSpec, props: Record<string, unknown>, owner = `hvt/ssh/${typeName}/r1`) {
-  const kind = KINDS[typeName];
-  return createResource(pool, kind, { ...requireValidInputs(kind, { host, ...props }), __owner: owner });
-}
+const create = (typeName: string, host: HostSpec, props: Record<string, unknown>, owner = `hvt/ssh/${typeName}/r1`) => createAs(pool, typeName, host, props, owner);
 
 function hostJson(host: LabHost, ...args: string[]): any {
   return JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");

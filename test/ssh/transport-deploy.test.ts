@@ -11,6 +11,7 @@ import type { HostSpec } from "../../provider/transport/host-spec";
 import { HostPool } from "../../provider/transport/pool";
 import { labUp, type Lab } from "../support/lab";
 import { requireRoot } from "../support/require-root";
+import { connectionOf } from "../support/runtime";
 
 const ECHO_DIR = path.resolve(__dirname, "..", "fixtures", "echo-helper");
 let lab: Lab;
@@ -39,8 +40,7 @@ beforeAll(async () => {
   // Our own files (bundle copies, a fake node) live here, not in the lab's directory.
   scratch = mkdtempSync(path.join(tmpdir(), "hvt-transport-"));
   lab = await labUp({ hosts: 3 });
-  const key = readFileSync(lab.inventory.hosts[0].privateKeyPath, "utf8");
-  specs = lab.inventory.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user, privateKey: key, hostKey: h.hostKey }));
+  specs = lab.inventory.hosts.map((h) => connectionOf(h));
 });
 
 afterEach(async () => {

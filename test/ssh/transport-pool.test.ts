@@ -1,13 +1,14 @@
 // The host pool over real SSH: one connection and one helper per host, hosts served in
 // parallel, helpers restarted after they die, pipelining and coalescing measured.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { HelperError, TransportError } from "../../provider/transport/errors";
 import type { HostSpec } from "../../provider/transport/host-spec";
 import { HostPool } from "../../provider/transport/pool";
 import { labUp, type Lab } from "../support/lab";
 import { requireRoot } from "../support/require-root";
+import { connectionOf } from "../support/runtime";
 
 const ECHO_DIR = path.resolve(__dirname, "..", "fixtures", "echo-helper");
 let lab: Lab;
@@ -26,8 +27,7 @@ const pidOf = async (p: HostPool, s: HostSpec) => ((await p.request(s, "pid")) a
 beforeAll(async () => {
   requireRoot();
   lab = await labUp({ hosts: 3 });
-  const key = readFileSync(lab.inventory.hosts[0].privateKeyPath, "utf8");
-  specs = lab.inventory.hosts.map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.user, privateKey: key, hostKey: h.hostKey }));
+  specs = lab.inventory.hosts.map((h) => connectionOf(h));
 });
 
 afterEach(async () => {

@@ -8,17 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { requireRoot } from "../support/require-root";
+import { processRunning } from "../support/processes";
 
 const VMLAB = path.resolve(__dirname, "../../scripts/vmlab/vmlab.sh");
-
-function processRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 function down(name: string, dir: string): { status: number | null; stderr: string } {
   const r = spawnSync(VMLAB, ["down", "--name", name, "--dir", dir], { encoding: "utf8", timeout: 60_000 });

@@ -4,68 +4,27 @@
 // bookkeeping while the ethtool core (context ids, checks, refusals) is the kernel's.
 // Nothing is skipped: a machine that cannot run it fails with the reason.
 // Software emulation (TCG): the timings printed here are not performance numbers.
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { LabInventoryHost } from "../../sdk/lab";
 import { requireCommand, requireRoot } from "../support/require-root";
-import { labSshArgs } from "../support/lab";
+import { VMLAB_UP_TIMEOUT_MS, runVmlab, sshArgs, sshOn, type SshResult, type VmLabInventory } from "./support/vm-lab";
+import { processRunning } from "../support/processes";
 
-const VMLAB = path.resolve(__dirname, "../../scripts/vmlab/vmlab.sh");
 // A cold run builds the image (debootstrap, backports kernel, netdevsim) and boots the
 // first guest under TCG on a shared 2-core machine: allow for a slow one.
-const UP_TIMEOUT_MS = 40 * 60_000;
+const UP_TIMEOUT_MS = VMLAB_UP_TIMEOUT_MS;
 
-interface VmLabHost extends LabInventoryHost {
-  kernel: string;
-  pid: number;
-}
-
-interface VmLabInventory {
-  name: string;
-  kind: string;
-  dir: string;
-  image: string;
-  hosts: VmLabHost[];
-  knownHosts: string;
-}
-
-function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    execFile(VMLAB, args, { encoding: "utf8", maxBuffer: 16 << 20, timeout: UP_TIMEOUT_MS }, (err, _out, stderr) => {
-      if (err) reject(new Error(`scripts/vmlab/vmlab.sh ${args.join(" ")} failed: ${err.message}\n${stderr}`));
-      else resolve({ stderr, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-    });
-  });
-}
-
-function sshArgs(host: VmLabHost, knownHosts: string): string[] {
-  return labSshArgs(host, knownHosts, 10);
-}
-
-/** A remote command over real SSH with the pinned key: status, stdout and stderr. */
-function ssh(inv: VmLabInventory, command: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync("ssh", [...sshArgs(inv.hosts[0], inv.knownHosts), command], { encoding: "utf8", timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function ssh(inv: VmLabInventory, command: string): SshResult {
+  return sshOn(inv, command);
 }
 
 function sshOk(inv: VmLabInventory, command: string): string {
   const r = ssh(inv, command);
   if (r.status !== 0) throw new Error(`'${command}' on the VM lab host failed (${r.status}): ${r.stderr}`);
   return r.stdout;
-}
-
-// A zombie has released everything; only its parent can reap it.
-function processRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 // Witness: which processes on this machine were started for this lab (read, never killed).
@@ -94,7 +53,7 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     for (const cmd of ["qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4", "ssh", "ssh-keygen", "ssh-keyscan"]) {
       requireCommand(cmd);
     }
-    const up = await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    const up = await runVmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
     console.log(
       `vmlab up (1 guest) took ${(up.ms / 1000).toFixed(1)} s (software emulation: not a performance number)\n${up.stderr}`,
     );
@@ -103,7 +62,7 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
 
   afterAll(async () => {
     try {
-      if (!downDone) await vmlab(["down", "--name", name, "--dir", dir]);
+      if (!downDone) await runVmlab(["down", "--name", name, "--dir", dir]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -264,7 +223,7 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
 
   test("up again on a healthy lab changes nothing: same guest, same port, same host key", async () => {
     const before = theLab().hosts[0];
-    await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    await runVmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
     inv = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
     expect(inv.hosts[0]).toEqual(before);
     expect(processRunning(before.pid)).toBe(true);
@@ -276,7 +235,7 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     process.kill(before.pid, "SIGKILL");
     for (let i = 0; i < 50 && processRunning(before.pid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(processRunning(before.pid)).toBe(false);
-    await vmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
+    await runVmlab(["up", "--hosts", "1", "--name", name, "--dir", dir]);
     inv = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
     const after = inv.hosts[0];
     expect(after.pid).not.toBe(before.pid);
@@ -291,7 +250,7 @@ describe("VM lab: one Linux 7.x QEMU guest as a lab host", () => {
     expect(labQemuPids(name)).toEqual([pid]);
     const overlay = path.join(dir, "vmhosts", "hv1", "disk.qcow2");
     expect(existsSync(overlay)).toBe(true);
-    const down = await vmlab(["down", "--name", name, "--dir", dir]);
+    const down = await runVmlab(["down", "--name", name, "--dir", dir]);
     downDone = true;
     console.log(`vmlab down took ${(down.ms / 1000).toFixed(1)} s`);
     expect(processRunning(pid)).toBe(false);

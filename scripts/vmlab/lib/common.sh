@@ -76,3 +76,26 @@ chroot_umount() {
     if mountpoint -q -- "$root/$mp"; then umount -l -- "$root/$mp" || log "cannot unmount $root/$mp"; fi
   done
 }
+
+# build_once LOCK DONE OUTPUT: one build at a time per cache (another build may run from
+# another clone or test); when DONE exists the thing is built: print OUTPUT and exit.
+build_once() {
+  exec 8>"$1"
+  flock -w 1800 8 || die "timed out waiting for another image build to finish"
+  if [[ -f "$2" ]]; then
+    printf '%s\n' "$3"
+    exit 0
+  fi
+}
+
+# build_in WORK CHROOT: builds happen in WORK, removed (CHROOT's mounts first) however
+# the script ends; a WORK left by a killed build is removed now.
+build_in() {
+  BUILD_WORK="$1"
+  BUILD_CHROOT="$2"
+  trap 'chroot_umount "$BUILD_CHROOT"; rm -rf --one-file-system -- "$BUILD_WORK"' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  chroot_umount "$BUILD_CHROOT"
+  rm -rf --one-file-system -- "$BUILD_WORK"
+}

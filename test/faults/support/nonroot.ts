@@ -4,11 +4,12 @@
 // test deploys: tests pass both from one installed package (see packageFiles), so a
 // concurrent `make build` cannot make them disagree.
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { HostSpec } from "../../../provider/transport/host-spec";
 import { LAB_SCRIPT, labDown, readInventory, uniqueLabName, type Lab, type LabHost } from "../../support/lab";
+import { connectionOf } from "../../support/runtime";
 
 /** The helper bundle and its launcher inside an installed copy of the package (node_modules/@hvnet/pulumi). */
 export function packageFiles(pkgDir: string): { helperDir: string; launcher: string } {
@@ -47,5 +48,5 @@ export async function nonRootLabUp(hosts: number, launcher: string): Promise<Lab
 }
 
 export function hostSpec(h: LabHost): HostSpec {
-  return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: readFileSync(h.privateKeyPath, "utf8") };
+  return connectionOf(h);
 }

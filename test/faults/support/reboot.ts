@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import type { Lab } from "../../support/lab";
+import { processRunning } from "../../support/processes";
 
 /** Links a lab host has before hvnet runs: its loopback, management veth and NIC. */
 export const HARDWARE_LINKS = ["lo", "mgmt0", "uplink0"];
@@ -42,15 +43,6 @@ export function helperPids(lab: Lab, host: string): number[] {
   return pids;
 }
 
-function alive(pid: number): boolean {
-  try {
-    // A zombie has exited; only its parent's wait is missing.
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
 function waitFor(what: string, done: () => boolean, ms = 10_000): void {
   const deadline = Date.now() + ms;
   while (!done()) {
@@ -77,7 +69,7 @@ export function wipeHost(lab: Lab, host: string): void {
       // already gone
     }
   }
-  waitFor(`the helpers on ${host} still run`, () => helperPids(lab, host).every((pid) => !alive(pid)));
+  waitFor(`the helpers on ${host} still run`, () => helperPids(lab, host).every((pid) => !processRunning(pid)));
 
   // A fresh bpffs, as a boot mounts one: the old superblock and its pins go with the
   // unmount (nothing else in the lab holds this host's mount namespace's bpffs).

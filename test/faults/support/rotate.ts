@@ -6,17 +6,9 @@ import { readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { readInventory, type Lab } from "../../support/lab";
+import { processRunning } from "../../support/processes";
 
 const SSHD = "/usr/sbin/sshd";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The lab's sshd of this host (exe and config path checked: a recycled pid is never signalled). */
 function sshdPid(hostDir: string): number {
@@ -58,7 +50,7 @@ export async function rotateHostKey(lab: Lab, hostName: string): Promise<string>
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `hvnet-lab-${lab.name}-${hostName}-rotated`, "-f", key]);
 
   process.kill(pid, "SIGTERM");
-  await until(`the old sshd of ${hostName} (pid ${pid}) to exit`, () => !alive(pid));
+  await until(`the old sshd of ${hostName} (pid ${pid}) to exit`, () => !processRunning(pid));
   rmSync(path.join(hostDir, "sshd.pid"), { force: true });
   execFileSync("nsenter", [
     `--net=/run/netns/${host.netns}`, `--mount=${host.mountns}`, "--",

@@ -13,6 +13,7 @@ import type { LabInventoryHost } from "../../../sdk/lab";
 import type { HostSpec } from "../../../provider/transport/host-spec";
 import { requireCommand, requireRoot } from "../../support/require-root";
 import { labSshArgs } from "../../support/lab";
+import { connectionOf } from "../../support/runtime";
 
 export const VMLAB = path.resolve(__dirname, "../../../scripts/vmlab/vmlab.sh");
 /** A cold run builds the image and boots under TCG on a shared 2-core machine. */
@@ -52,7 +53,8 @@ export interface VmLab {
   down(): Promise<void>;
 }
 
-function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
+/** Runs scripts/vmlab/vmlab.sh (niced: the machine is shared); its stderr and how long it took. */
+export function runVmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     execFile("nice", ["-n", "10", VMLAB, ...args], { encoding: "utf8", maxBuffer: 16 << 20, timeout: VMLAB_UP_TIMEOUT_MS }, (err, _out, stderr) => {
@@ -65,6 +67,12 @@ function vmlab(args: string[]): Promise<{ stderr: string; ms: number }> {
 /** A guest under software emulation can take a while to accept a connection. */
 export function sshArgs(host: VmLabHost, knownHosts: string): string[] {
   return labSshArgs(host, knownHosts, 20);
+}
+
+/** A remote command on one guest of a VM lab, over real SSH with the pinned key. */
+export function sshOn(inventory: VmLabInventory, command: string, host = 0): SshResult {
+  const r = spawnSync("ssh", [...sshArgs(inventory.hosts[host], inventory.knownHosts), command], { encoding: "utf8", timeout: 180_000 });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
 export async function vmLabUp(hosts = 1): Promise<VmLab> {
@@ -80,21 +88,18 @@ export async function vmLabUp(hosts = 1): Promise<VmLab> {
     name = `hvv${randomBytes(2).toString("hex")}`;
     dir = mkdtempSync(path.join(tmpdir(), `${name}-`));
     try {
-      const up = await vmlab(["up", "--hosts", String(hosts), "--name", name, "--dir", dir]);
+      const up = await runVmlab(["up", "--hosts", String(hosts), "--name", name, "--dir", dir]);
       upMs = up.ms;
       console.log(`vmlab up (${hosts} guest) took ${(up.ms / 1000).toFixed(1)} s (software emulation: not a performance number)`);
     } catch (err) {
-      await vmlab(["down", "--name", name, "--dir", dir]).catch(() => undefined);
+      await runVmlab(["down", "--name", name, "--dir", dir]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
   }
   const inventory = JSON.parse(readFileSync(path.join(dir, "inventory.json"), "utf8")) as VmLabInventory;
   if (inventory.hosts.length < hosts) throw new Error(`the VM lab in ${dir} has ${inventory.hosts.length} hosts, this test needs ${hosts}`);
-  const ssh = (command: string, host = 0): SshResult => {
-    const r = spawnSync("ssh", [...sshArgs(inventory.hosts[host], inventory.knownHosts), command], { encoding: "utf8", timeout: 180_000 });
-    return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  };
+  const ssh = (command: string, host = 0): SshResult => sshOn(inventory, command, host);
   return {
     dir,
     inventory,
@@ -114,13 +119,12 @@ export async function vmLabUp(hosts = 1): Promise<VmLab> {
       if (r.status !== 0) throw new Error(`copying ${local} to ${remote} on VM lab host ${inventory.hosts[host].name} failed: ${r.stderr}`);
     },
     spec(host = 0) {
-      const h = inventory.hosts[host];
-      return { name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: readFileSync(h.privateKeyPath, "utf8") };
+      return connectionOf(inventory.hosts[host]);
     },
     async down() {
       if (!name) return;
       try {
-        await vmlab(["down", "--name", name, "--dir", dir]);
+        await runVmlab(["down", "--name", name, "--dir", dir]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
