@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (DESIGN.md "Testing layers" 5), written to BENCHMARKS.md.
 #
-#   scripts/bench.sh [all|helper|runtime|stack|fleet|datapath]...
+#   scripts/bench.sh [all|helper|runtime|stack|fdbtable|fleet|datapath]...
 #
 #   helper    the helper process locally (scratch netns, private mount ns, own bpffs):
 #             10,000 FDB entries in one batch, pipelined single requests, start → hello
@@ -10,6 +10,9 @@
 #   stack     the Pulumi CLI: up / refresh / destroy of N FdbEntry against a no-op dynamic
 #             resource with the same inputs, interleaved (scripts/bench/stack.ts; the curve
 #             goes to docs/bench/stack-curve.svg). Quick run: BENCH_STACK_ARGS="--sizes 50,200"
+#   fdbtable  the Pulumi CLI: one FdbTable of 1,000 and 10,000 entries, up / one entry
+#             changed / refresh / destroy, against no-op resources with the same inputs
+#             (scripts/bench/fdbtable.ts). Quick run: BENCH_FDBTABLE_ARGS="--sizes 1000"
 #   fleet     the fleet runner: the same hosts × resources sharded into stacks, as one
 #             stack, and as no-op resources sharded the same way (scripts/bench/fleet.ts).
 #             Default 50 hosts × 20; quick run: BENCH_FLEET_ARGS="--hosts 10 --resources 20"
@@ -18,14 +21,14 @@
 # Each benchmark writes its Markdown section to dist/bench/NAME.md; BENCHMARKS.md is put
 # together from every section there, so running one benchmark keeps the others' last
 # numbers (each section says when it was measured). Extra options for one benchmark go in
-# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_STACK_ARGS, BENCH_FLEET_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
+# BENCH_HELPER_ARGS, BENCH_RUNTIME_ARGS, BENCH_STACK_ARGS, BENCH_FDBTABLE_ARGS, BENCH_FLEET_ARGS, BENCH_DATAPATH_ARGS (e.g. "--rounds 3").
 # Exit status: 0 when every benchmark run met its targets, 1 otherwise.
 set -euo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 OUT_DIR="$REPO/dist/bench"
-ALL=(helper runtime stack fleet datapath)
+ALL=(helper runtime stack fdbtable fleet datapath)
 
 die() {
   echo "bench: $*" >&2
@@ -33,7 +36,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -43,7 +46,7 @@ selected=()
 for arg in "${@:-all}"; do
   case "$arg" in
   all) selected+=("${ALL[@]}") ;;
-  helper | runtime | stack | fleet | datapath) selected+=("$arg") ;;
+  helper | runtime | stack | fdbtable | fleet | datapath) selected+=("$arg") ;;
   -h | --help | help) usage ;;
   *) echo "bench: unknown benchmark '$arg'" >&2; usage ;;
   esac
@@ -66,7 +69,7 @@ cleanup() {
     ip netns del "$BENCH_NETNS" 2>/dev/null || echo "bench: could not remove netns $BENCH_NETNS" >&2
   fi
   # labUp makes its directory with mkdtemp under the temp dir, named after the lab.
-  for name in "$LAB_NAME" "${LAB_NAME}s"; do
+  for name in "$LAB_NAME" "${LAB_NAME}s" "${LAB_NAME}t" "${LAB_NAME}f"; do
     for d in "${TMPDIR:-/tmp}/$name"-*; do
       [[ -d "$d" ]] || continue
       scripts/lab.sh down --name "$name" --dir "$d" >/dev/null 2>&1 || echo "bench: could not remove lab $name ($d)" >&2
@@ -87,6 +90,7 @@ title_of() {
   helper) echo "Helper (local)" ;;
   runtime) echo "Runtime over SSH (1-host lab)" ;;
   stack) echo "Stack: pulumi up / refresh / destroy vs the no-op floor" ;;
+  fdbtable) echo "FdbTable: pulumi up / update / refresh / destroy vs the no-op floor" ;;
   fleet) echo "Fleet: sharded stacks vs one stack vs the no-op floor" ;;
   datapath) echo "Datapath (XDP, live frames)" ;;
   esac
@@ -115,6 +119,12 @@ run_one() {
     read -r -a extra <<<"${BENCH_STACK_ARGS:-}"
     # The stack benchmark's lab gets its own name: the runtime one may still be going down.
     cmd=(node "$OUT_DIR/stack.js" "$md" --lab-name "${LAB_NAME}s" --svg "$REPO/docs/bench/stack-curve.svg" "${extra[@]}")
+    ;;
+  fdbtable)
+    [[ -x "$(. scripts/pulumi-version.sh && echo "$HVNET_PULUMI_BIN")/pulumi" ]] || die "the Pulumi CLI is not built: run 'make pulumi'"
+    bundle scripts/bench/fdbtable.ts "$OUT_DIR/fdbtable.js"
+    read -r -a extra <<<"${BENCH_FDBTABLE_ARGS:-}"
+    cmd=(node "$OUT_DIR/fdbtable.js" "$md" --lab-name "${LAB_NAME}t" "${extra[@]}")
     ;;
   fleet)
     [[ -x "$(. scripts/pulumi-version.sh && echo "$HVNET_PULUMI_BIN")/pulumi" ]] || die "the Pulumi CLI is not built: run 'make pulumi'"

@@ -13,15 +13,14 @@
 //   node_modules/.bin/esbuild scripts/bench/fleet.ts --bundle --platform=node --packages=external --outfile=dist/bench/fleet.js
 //   node dist/bench/fleet.js OUTFILE [--rounds N] [--hosts 50] [--resources 20] [--shard-size 10]
 //        [--concurrency 5] [--lab-name NAME]
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { runFleet, type FleetOperation, type FleetResult } from "../../sdk/fleet";
 import { labUp } from "../../test/support/lab";
+import { writeBenchProject } from "./pulumi-project";
 import { Cleanups, fmt, median, msSince, parseArgs, runBenchmark, type Verdict } from "./common";
 
-const REPO = path.resolve(__dirname, "../..");
 
 // Plain JavaScript: a TypeScript program would add the same compile time to every shard of every variant.
 const PROGRAM = `"use strict";
@@ -67,14 +66,7 @@ interface Sizes {
 
 function makeProject(root: string): string {
   const dir = path.join(root, "fleet-bench");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, "Pulumi.yaml"), "name: hvnet-fleet-bench\nruntime: nodejs\nmain: index.js\n");
-  writeFileSync(path.join(dir, "index.js"), PROGRAM);
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({
-    name: "hvnet-fleet-bench", private: true, main: "index.js",
-    dependencies: { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": "3.250.0" },
-  }, null, 2));
-  execFileSync(path.join(REPO, "scripts/pack-examples.sh"), [dir], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
+  writeBenchProject(dir, "hvnet-fleet-bench", PROGRAM);
   return dir;
 }
 

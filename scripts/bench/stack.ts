@@ -6,16 +6,14 @@
 //
 // Usage (root): node dist/bench/stack.js OUTFILE [--sizes 200,1000,2000] [--rounds N]
 //               [--lab-name NAME] [--svg PATH]
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { labUp } from "../../test/support/lab";
+import { BenchProject, load1, writeBenchProject, type Wire } from "./pulumi-project";
 import { atMost, Cleanups, fmt, fmtInt, lineChartSvg, median, parseArgs, runBenchmark, Verdict } from "./common";
 
 const REPO = path.resolve(__dirname, "..", "..");
-const PULUMI = path.join(REPO, "scripts", "pulumi");
-const PACK = path.join(REPO, "scripts", "pack-examples.sh");
 const OPS = ["up", "refresh", "destroy"] as const;
 type Op = (typeof OPS)[number];
 const KINDS = ["hvnet", "noop"] as const;
@@ -60,64 +58,13 @@ interface StateBytes {
   resource: number;
 }
 
-interface Wire {
-  requests: number;
-  messages: number;
-  batches: number;
-}
-
 interface Run {
   ms: number;
   load: number;
   wire?: Wire;
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; ms: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 512 << 20, timeout: 3_600_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, out: `${stdout}\n${stderr}`, ms: Date.now() - t0 });
-    });
-  });
-}
-
-function load1(): number {
-  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
-}
-
-class Project {
-  constructor(readonly dir: string, readonly stateDir: string) {}
-
-  /** Prefix of the provider processes' counter files (provider/runtime/pool.ts). */
-  get statsPrefix(): string {
-    return path.join(path.dirname(this.stateDir), "pool-stats");
-  }
-
-  /** What the provider processes of the last command sent: requests, helper messages, batch messages. Clears the counters. */
-  takeStats(): Wire | undefined {
-    const dir = path.dirname(this.statsPrefix);
-    const files = readdirSync(dir).filter((f) => f.startsWith("pool-stats."));
-    if (files.length === 0) return undefined;
-    const sum: Wire = { requests: 0, messages: 0, batches: 0 };
-    for (const f of files) {
-      for (const line of readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean)) {
-        const s = JSON.parse(line) as Wire;
-        sum.requests += s.requests;
-        sum.messages += s.messages;
-        sum.batches += s.batches;
-      }
-      rmSync(path.join(dir, f));
-    }
-    return sum;
-  }
-
-  async pulumi(args: string[]): Promise<{ out: string; ms: number }> {
-    const r = await run(PULUMI, ["--non-interactive", "--color", "never", ...args], this.dir, { PULUMI_STATE_DIR: this.stateDir, HVNET_POOL_STATS: this.statsPrefix });
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-4000)}`);
-    return r;
-  }
-
+class Project extends BenchProject {
   /**
    * Bytes per resource: of the checkpoint file the backend rewrites after every step
    * (compact JSON; all resources, the stack's own included), and of our resources'
@@ -141,21 +88,9 @@ async function makeProject(c: Cleanups, inventory: string): Promise<Project> {
   const root = mkdtempSync(path.join(tmpdir(), "hvbench-stack-"));
   c.add(`project ${root}`, () => rmSync(root, { recursive: true, force: true }));
   const dir = path.join(root, "stack");
-  execFileSync("mkdir", ["-p", dir]);
-  writeFileSync(path.join(dir, "Pulumi.yaml"), "name: hvnet-bench-stack\nruntime: nodejs\n");
-  writeFileSync(path.join(dir, "index.js"), PROGRAM);
-  writeFileSync(path.join(dir, "package.json"), JSON.stringify({
-    name: "hvnet-bench-stack", private: true, main: "index.js",
-    dependencies: { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": "3.250.0" },
-  }, null, 2));
-  const packed = await run(PACK, [dir], REPO, {});
-  if (packed.code !== 0) throw new Error(`scripts/pack-examples.sh failed:\n${packed.out}`);
+  writeBenchProject(dir, "hvnet-bench-stack", PROGRAM);
   const project = new Project(dir, path.join(root, "state"));
-  for (const kind of KINDS) {
-    await project.pulumi(["stack", "init", kind]);
-    await project.pulumi(["config", "set", "--stack", kind, "kind", kind]);
-    await project.pulumi(["config", "set", "--stack", kind, "hvnet:inventory", inventory]);
-  }
+  await project.initStacks(Object.fromEntries(KINDS.map((kind) => [kind, { kind, "hvnet:inventory": inventory }])));
   // Whatever happens, nothing of a stack stays on the lab host (the lab goes anyway).
   c.add("stacks", async () => {
     for (const kind of KINDS) await project.pulumi(["destroy", "--yes", "--skip-preview", "--stack", kind]).catch(() => undefined);
