@@ -17,10 +17,13 @@
 // - A tap lives in the netns of the thread that opened /dev/net/tun: call these inside
 //   inNetns (they take a `netns` option that does it).
 import * as libc from "./internal/libc";
+import { IFNAMSIZ, IFREQ_SIZE, isValidIfname } from "./internal/ifreq";
 import { KernelError } from "./errors";
 import { inNetns } from "./netns";
-import { AttrSet, NetlinkMessage } from "./netlink/codec";
-import { RtNetlink, encodeLinkGet, parseLink } from "./netlink/rtnetlink";
+import { AttrSet } from "./netlink/attributes";
+import { NetlinkMessage } from "./netlink/codec";
+import { RtNetlink } from "./netlink/rtnetlink";
+import { encodeLinkGet, parseLink } from "./netlink/rtnetlink-link";
 import * as U from "./netlink/rtnetlink-uapi";
 
 // include/uapi/linux/if_tun.h (6.1 lines): TUNSETIFF _IOW('T', 202, int) :34, TUNSETPERSIST
@@ -52,8 +55,6 @@ export const IFLA_TUN_NUM_QUEUES = 8;
 export const IFLA_TUN_NUM_DISABLED_QUEUES = 9;
 
 const TUN_DEVICE = "/dev/net/tun";
-const IFNAMSIZ = 16;
-const IFREQ_SIZE = 40;
 
 export interface TapSpec {
   name: string;
@@ -109,9 +110,8 @@ export class TapConflictError extends Error {
 }
 
 export function checkTapName(name: string): void {
-  const len = Buffer.byteLength(name);
-  // dev_valid_name rules, and no '%' (the kernel would treat "tap%d" as a template).
-  if (len === 0 || len >= IFNAMSIZ || name === "." || name === ".." || /[/:%\s]/.test(name)) {
+  // No '%' either: the kernel would treat "tap%d" as a template.
+  if (!isValidIfname(name) || name.includes("%")) {
     throw new Error(`invalid tap name ${JSON.stringify(name)} (1-15 bytes, no '/', ':', '%' or spaces)`);
   }
 }

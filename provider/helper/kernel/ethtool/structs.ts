@@ -7,15 +7,12 @@
 // 6.1 (/usr/include/linux/ethtool.h on the test machine); fields added later cite the
 // upstream change. Pure functions only: no syscalls here, so every layout is unit-tested
 // byte for byte.
+import { IFNAMSIZ, IFREQ_SIZE, checkIfname } from "../internal/ifreq";
 
 // ---- ioctl request and struct ifreq ---------------------------------------------------
 
 /** include/uapi/linux/sockios.h: #define SIOCETHTOOL 0x8946 */
 export const SIOCETHTOOL = 0x8946;
-/** include/uapi/linux/if.h:31 IFNAMSIZ 16 */
-export const IFNAMSIZ = 16;
-/** sizeof(struct ifreq) on 64-bit: name[16] + a union whose largest member is 24 bytes. */
-export const IFREQ_SIZE = 40;
 /** offsetof(struct ifreq, ifr_data): the union starts right after the name. */
 export const IFREQ_DATA_OFFSET = 16;
 
@@ -61,17 +58,6 @@ export function commandName(cmd: number): string {
 /** Every ethtool structure starts with the u32 command: how the kernel dispatches. */
 export function commandOf(data: Buffer): number {
   return data.readUInt32LE(0);
-}
-
-/**
- * Interface names longer than IFNAMSIZ-1 bytes would be cut silently by the kernel and
- * could name another device, so they are refused here (dev_valid_name rules).
- */
-export function checkIfname(ifname: string): void {
-  const len = Buffer.byteLength(ifname);
-  if (len === 0 || len >= IFNAMSIZ || ifname === "." || ifname === ".." || /[/:\s]/.test(ifname)) {
-    throw new Error(`invalid interface name ${JSON.stringify(ifname)} (1-${IFNAMSIZ - 1} bytes, no '/', ':' or spaces)`);
-  }
 }
 
 /** struct ifreq {char ifr_name[16]; void *ifr_data; ...} with ifr_data = address. */

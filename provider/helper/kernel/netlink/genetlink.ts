@@ -9,7 +9,8 @@
 //   CTRL_ATTR_OP_ID/FLAGS = 1/2, CTRL_ATTR_MCAST_GRP_NAME/ID = 1/2 (l. 75-86)
 //   GENL_ADMIN_PERM 0x01, CMD_CAP_DO 0x02, CMD_CAP_DUMP 0x04, CMD_CAP_HASPOL 0x08,
 //   UNS_ADMIN_PERM 0x10                                          (l. 21-25)
-import { Attr, AttrSet, NLA_HDRLEN, NetlinkMessage, encodeAttrs, nla } from "./codec";
+import { Attr, AttrSet, NLA_HDRLEN, encodeAttrs, nla } from "./attributes";
+import { NetlinkMessage } from "./codec";
 import { NETLINK_GENERIC, NetlinkClient, openNetlink } from "./socket";
 
 export const GENL_HDRLEN = 4;

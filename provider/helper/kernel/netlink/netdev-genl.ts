@@ -17,7 +17,7 @@
 //               napi-set 14, bind-tx 15, queue-create 16 (admin-perm, do only)
 import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
-import { Attr, AttrSet, nla } from "./codec";
+import { Attr, AttrSet, nla } from "./attributes";
 import { GenlClient, GenlFamily, GenlReply, hasCmd } from "./genetlink";
 
 export const NETDEV_FAMILY_NAME = "netdev";
