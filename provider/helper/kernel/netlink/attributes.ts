@@ -10,8 +10,8 @@
 // flagged NLA_F_NET_BYTEORDER.
 
 export const NLA_F_NESTED = 1 << 15;
-export const NLA_F_NET_BYTEORDER = 1 << 14;
-export const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
+const NLA_F_NET_BYTEORDER = 1 << 14;
+const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
 export const NLA_ALIGNTO = 4;
 export const NLA_HDRLEN = 4;
 
@@ -66,7 +66,7 @@ export const nla = {
   nest: (type: number, children: Attr[]): Attr => ({ type, nest: children }),
 };
 
-export function encodeAttr(a: Attr): Buffer {
+function encodeAttr(a: Attr): Buffer {
   const isNest = "nest" in a;
   const payload = isNest ? encodeAttrs(a.nest) : a.data;
   const len = NLA_HDRLEN + payload.length;

@@ -26,16 +26,12 @@ export const NLMSG_MIN_TYPE = 0x10;
 export const NLM_F_REQUEST = 0x01;
 export const NLM_F_MULTI = 0x02;
 export const NLM_F_ACK = 0x04;
-export const NLM_F_ECHO = 0x08;
 export const NLM_F_DUMP_INTR = 0x10;
-export const NLM_F_DUMP_FILTERED = 0x20;
-export const NLM_F_ROOT = 0x100;
-export const NLM_F_MATCH = 0x200;
+const NLM_F_ROOT = 0x100;
+const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
-export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
-export const NLM_F_APPEND = 0x800;
 /** In an NLMSG_ERROR: the echoed request was cut to its header (NETLINK_CAP_ACK). */
 export const NLM_F_CAPPED = 0x100;
 /** In an NLMSG_ERROR/NLMSG_DONE: extended-ack TLVs follow (NETLINK_EXT_ACK). */
@@ -44,10 +40,9 @@ export const NLM_F_ACK_TLVS = 0x200;
 // netlink.h l. 151-157: enum nlmsgerr_attrs
 export const NLMSGERR_ATTR_MSG = 1;
 export const NLMSGERR_ATTR_OFFS = 2;
-export const NLMSGERR_ATTR_COOKIE = 3;
-export const NLMSGERR_ATTR_POLICY = 4;
-export const NLMSGERR_ATTR_MISS_TYPE = 5;
-export const NLMSGERR_ATTR_MISS_NEST = 6;
+const NLMSGERR_ATTR_COOKIE = 3;
+const NLMSGERR_ATTR_MISS_TYPE = 5;
+const NLMSGERR_ATTR_MISS_NEST = 6;
 
 export const NLMSG_HDRLEN = 16;
 
