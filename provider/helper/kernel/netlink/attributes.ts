@@ -163,35 +163,31 @@ export class AttrSet {
   all(type: number): ParsedAttr[] {
     return this.list.filter((a) => a.type === type);
   }
-  u8(type: number): number | undefined {
+  /** The attribute of `type` if present, refused when shorter than its `what` needs. */
+  private sized(type: number, bytes: number, what: string): ParsedAttr | undefined {
     const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 1, "u8");
-    return a.src.readUInt8(a.start);
+    if (a) need(a, bytes, what);
+    return a;
+  }
+  u8(type: number): number | undefined {
+    const a = this.sized(type, 1, "u8");
+    return a && a.src.readUInt8(a.start);
   }
   u16(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 2, "u16");
-    return a.netByteOrder ? a.src.readUInt16BE(a.start) : a.src.readUInt16LE(a.start);
+    const a = this.sized(type, 2, "u16");
+    return a && (a.netByteOrder ? a.src.readUInt16BE(a.start) : a.src.readUInt16LE(a.start));
   }
   u32(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 4, "u32");
-    return a.netByteOrder ? a.src.readUInt32BE(a.start) : a.src.readUInt32LE(a.start);
+    const a = this.sized(type, 4, "u32");
+    return a && (a.netByteOrder ? a.src.readUInt32BE(a.start) : a.src.readUInt32LE(a.start));
   }
   s32(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 4, "s32");
-    return a.src.readInt32LE(a.start);
+    const a = this.sized(type, 4, "s32");
+    return a && a.src.readInt32LE(a.start);
   }
   u64(type: number): bigint | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 8, "u64");
-    return a.src.readBigUInt64LE(a.start);
+    const a = this.sized(type, 8, "u64");
+    return a && a.src.readBigUInt64LE(a.start);
   }
   /** NLA_UINT: 4 or 8 bytes, whichever the kernel chose for the value. */
   uint(type: number): bigint | undefined {

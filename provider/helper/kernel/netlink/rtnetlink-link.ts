@@ -1,12 +1,11 @@
 // Link messages (RTM_NEWLINK/GETLINK/DELLINK): veth creation, get, dump, delete, in-place
 // changes, and the link a reply or dump entry describes. Pure functions over bytes, tested
 // byte for byte; RtNetlink (rtnetlink.ts) sends them.
-import { checkIfname } from "../internal/ifreq";
-import { formatMac, parseMac } from "../../../common/address";
+import { formatMac } from "../../../common/address";
 import { Attr, AttrSet, nla } from "./attributes";
 import { NLMSG_HDRLEN, NetlinkMessage } from "./codec";
 import { NetkitInfo, parseNetkitInfo } from "./rtnetlink-netkit";
-import { LinkAttrs, LinkRef, Request, ifinfomsg, linkRequest, linkTarget, newlink, peerInfo, u32Range } from "./rtnetlink-request";
+import { LinkAttrs, LinkRef, Request, ifinfomsg, linkAttrs, linkRequest, linkTarget, newlink, peerInfo } from "./rtnetlink-request";
 import * as U from "./rtnetlink-uapi";
 
 export interface Link {
@@ -80,17 +79,8 @@ export interface LinkChange {
 export function encodeLinkChange(ref: LinkRef, change: LinkChange): Request {
   if (change.name !== undefined && typeof ref !== "number") throw new Error("renaming needs the device's ifindex");
   const t = linkTarget(ref);
-  const attrs = [...t.attrs];
-  if (change.name !== undefined) {
-    checkIfname(change.name);
-    attrs.push(nla.string(U.IFLA_IFNAME, change.name));
-  }
-  if (change.mtu !== undefined) {
-    u32Range("mtu", change.mtu, 0, 0xffffffff);
-    attrs.push(nla.u32(U.IFLA_MTU, change.mtu));
-  }
-  if (change.address !== undefined) attrs.push(nla.binary(U.IFLA_ADDRESS, parseMac(change.address)));
-  if (change.netnsFd !== undefined) attrs.push(nla.u32(U.IFLA_NET_NS_FD, change.netnsFd));
+  const { up: _up, ...settings } = change;
+  const attrs = [...t.attrs, ...linkAttrs(settings)];
   const flags = change.up === undefined ? 0 : change.up ? U.IFF_UP : 0;
   const mask = change.up === undefined ? 0 : U.IFF_UP;
   return linkRequest(U.RTM_NEWLINK, 0, ifinfomsg({ index: t.index, flags, change: mask }), attrs);

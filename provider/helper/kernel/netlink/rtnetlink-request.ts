@@ -50,7 +50,8 @@ export interface LinkAttrs {
   netnsFd?: number;
 }
 
-function linkAttrs(o: LinkAttrs): Attr[] {
+/** The IFLA_* attributes of `o`, in the order `ip link` sends them. */
+export function linkAttrs(o: LinkAttrs): Attr[] {
   const out: Attr[] = [];
   if (o.name !== undefined) {
     checkIfname(o.name);
