@@ -84,6 +84,11 @@ describe("BpfObject (real kernel)", () => {
     expect(k.kernelMessage).toContain("invalid access to packet");
     expect(k.kernelMessage).toContain("xdp_unchecked_read");
     expect(k.kernelMessage!.length).toBeLessThanOrEqual(4003);
+    // Like cilium/ebpf's VerifierError: the message ends with the verifier's last lines
+    // (the reason), the whole log is kept beside it.
+    expect(k.message.trimEnd().endsWith(k.kernelMessage!.trimEnd())).toBe(true);
+    expect(k.log).toContain("invalid access to packet");
+    expect(k.log!.length).toBeGreaterThan(k.kernelMessage!.length);
   });
 
   test("opening a missing file is ENOENT with libbpf's words", () => {

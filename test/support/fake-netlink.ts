@@ -25,20 +25,17 @@
 //    the netkit device and queue, with netns-id when the netkit lives in another netns.
 // It is not the kernel: everything else (other link kinds, BPF, AF_XDP, memory providers,
 // capabilities) is refused or absent. Tests using it say "(test double, not the kernel)".
+import { Attr, AttrSet, encodeAttrs, nla } from "../../provider/helper/kernel/netlink/attributes";
 import {
-  Attr,
-  AttrSet,
   NLM_F_CREATE,
   NLM_F_DUMP,
   NLM_F_EXCL,
   NLM_F_MULTI,
   NetlinkMessage,
-  encodeAttrs,
   encodeDone,
   encodeError,
   encodeMessage,
   messageSeq,
-  nla,
   parseMessages,
 } from "../../provider/helper/kernel/netlink/codec";
 import { errnoNumber } from "../../provider/helper/kernel/internal/errno";

@@ -12,8 +12,8 @@ import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/net
 import { NETKIT_DEVICE_SINGLE } from "../../provider/helper/kernel/netlink/rtnetlink-uapi";
 import { InputReader } from "../../provider/common/validate/reader";
 import { readNetkitArgs } from "../../provider/common/args/netkit";
-import { checkNetkitSpec, encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink";
-import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
+import { checkNetkitSpec, encodeNetkitPolicyChange } from "../../provider/helper/kernel/netlink/rtnetlink-netkit";
+import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/attributes";
 import type { NetkitKernel } from "../../provider/helper/resources/netkit";
 import { thrown } from "../support/thrown";
 import { privateStateDir } from "../support/private-state";

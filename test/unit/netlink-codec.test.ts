@@ -5,8 +5,8 @@
 //   l. 119 struct nlmsgerr { int error; struct nlmsghdr msg; } + payload unless NLM_F_CAPPED, then TLVs if NLM_F_ACK_TLVS
 //   l. 151-157 NLMSGERR_ATTR_MSG = 1, OFFS = 2, COOKIE = 3, POLICY = 4, MISS_TYPE = 5, MISS_NEST = 6
 //   l. 225 struct nlattr { __u16 nla_len; __u16 nla_type; }, l. 240 NLA_F_NESTED (1 << 15), l. 244 NLA_ALIGNTO 4
+import { AttrSet, encodeAttrs, nla } from "../../provider/helper/kernel/netlink/attributes";
 import {
-  AttrSet,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLM_F_ACK,
@@ -17,17 +17,14 @@ import {
   NLM_F_REQUEST,
   NetlinkError,
   attrPathAtOffset,
-  encodeAttrs,
   encodeDone,
   encodeError,
   encodeMessage,
-  nla,
-  parseAttrTree,
   parseError,
   parseMessages,
 } from "../../provider/helper/kernel/netlink/codec";
 import { NetlinkClient, NetlinkTransport } from "../../provider/helper/kernel/netlink/socket";
-import { encodeLinkChange } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { encodeLinkChange } from "../../provider/helper/kernel/netlink/rtnetlink-link";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
@@ -102,15 +99,6 @@ describe("attributes", () => {
     expect(inner.u16(3)).toBe(0xbeef);
     // offsets are relative to the buffer start (plus base): child 1 starts after the nest header
     expect(inner.get(1)?.offset).toBe(4);
-  });
-
-  test("the tree descends only into NLA_F_NESTED attributes", () => {
-    const flagged = nla.nest(1, [nla.u32(1, 7)]);
-    const unflagged = { type: 2, data: encodeAttrs([nla.u32(1, 8)]) };
-    const tree = parseAttrTree(encodeAttrs([flagged, unflagged]));
-    expect(tree[0]).toEqual({ type: 1, nested: true, children: [{ type: 1, nested: false, data: hex("07000000") }] });
-    expect(tree[1].nested).toBe(false);
-    expect(tree[1].data).toEqual(hex("0800 0100 08000000"));
   });
 
   test("an attribute length past its buffer is refused", () => {

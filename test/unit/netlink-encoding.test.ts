@@ -15,19 +15,13 @@
 //     NETDEV_A_QUEUE_ID 1, IFINDEX 2, TYPE 3, ..., LEASE 8; NETDEV_A_LEASE_IFINDEX 1, QUEUE 2,
 //     NETDEV_A_LEASE_NETNS_ID 3 (s32); queue-id is "subset-of: queue" → id 1, type 3;
 //     NETDEV_QUEUE_TYPE_RX 0
-import { NLM_F_ACK, NLM_F_REQUEST, encodeMessage, nla, encodeAttrs } from "../../provider/helper/kernel/netlink/codec";
-import {
-  Request,
-  checkNetkitSpec,
-  encodeLinkChange,
-  encodeLinkDelete,
-  encodeNetkitCreate,
-  encodeNetkitLowerdevPoc,
-  encodeVethCreate,
-} from "../../provider/helper/kernel/netlink/rtnetlink";
+import { NLM_F_ACK, NLM_F_REQUEST, encodeMessage } from "../../provider/helper/kernel/netlink/codec";
+import { encodeAttrs } from "../../provider/helper/kernel/netlink/attributes";
+import { Request } from "../../provider/helper/kernel/netlink/rtnetlink-request";
+import { encodeLinkChange, encodeLinkDelete, encodeVethCreate } from "../../provider/helper/kernel/netlink/rtnetlink-link";
+import { checkNetkitSpec, encodeNetkitCreate, encodeNetkitLowerdevPoc } from "../../provider/helper/kernel/netlink/rtnetlink-netkit";
 import { GENL_ID_CTRL, encodeGetFamily, genlPayload } from "../../provider/helper/kernel/netlink/genetlink";
 import { NETDEV_CMD, queueCreateAttrs } from "../../provider/helper/kernel/netlink/netdev-genl";
-import { headerAttr } from "../../provider/helper/kernel/netlink/ethtool-genl";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 const ZERO_IFINFOMSG = "00000000 00000000 00000000 00000000";
@@ -198,11 +192,5 @@ describe("generic netlink", () => {
                0800 0300 00000000
              0800 0300 03000000`),
     );
-  });
-
-  test("ethtool request header by name and by index (ETHTOOL_A_HEADER_DEV_NAME 2 / DEV_INDEX 1)", () => {
-    expect(encodeAttrs([headerAttr("eth0")])).toEqual(hex("1000 0180 0900 0200 6574683000 000000"));
-    expect(encodeAttrs([headerAttr(3, 1)])).toEqual(hex("1400 0180 0800 0100 03000000 0800 0300 01000000"));
-    expect(encodeAttrs([nla.u32(2, 1)])).toEqual(hex("0800 0200 01000000"));
   });
 });

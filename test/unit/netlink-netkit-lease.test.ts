@@ -3,10 +3,13 @@
 // netkit nor queue-create. The double answers the exact bytes our client sends.
 import { FakeNetlinkKernel } from "../support/fake-netlink";
 import { NETLINK_GENERIC, NETLINK_ROUTE } from "../../provider/helper/kernel/netlink/socket";
-import { RtNetlink, encodeNetkitCreate, ifinfomsg, isKindNotSupported } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { RtNetlink, isKindNotSupported } from "../../provider/helper/kernel/netlink/rtnetlink";
+import { encodeNetkitCreate } from "../../provider/helper/kernel/netlink/rtnetlink-netkit";
+import { ifinfomsg } from "../../provider/helper/kernel/netlink/rtnetlink-request";
 import { GenlClient, genlPayload } from "../../provider/helper/kernel/netlink/genetlink";
 import { NETDEV_CMD, NetdevGenl, QueueCreateRequest, queueCreateAttrs } from "../../provider/helper/kernel/netlink/netdev-genl";
-import { NLM_F_CREATE, NLM_F_EXCL, NetlinkError, encodeAttrs, nla } from "../../provider/helper/kernel/netlink/codec";
+import { NLM_F_CREATE, NLM_F_EXCL, NetlinkError } from "../../provider/helper/kernel/netlink/codec";
+import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/attributes";
 import { KernelError } from "../../provider/helper/kernel/errors";
 import {
   IFLA_IFNAME,

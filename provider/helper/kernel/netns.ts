@@ -12,7 +12,7 @@ import * as libc from "./internal/libc";
 import { KernelError } from "./errors";
 
 /** Where `ip netns add NAME` bind-mounts a namespace. */
-export const NETNS_RUN_DIR = "/run/netns";
+const NETNS_RUN_DIR = "/run/netns";
 
 // ip(8) accepts more, but names reach a path: no '/', no leading '.', so never "." or "..".
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;

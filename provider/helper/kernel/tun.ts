@@ -17,10 +17,13 @@
 // - A tap lives in the netns of the thread that opened /dev/net/tun: call these inside
 //   inNetns (they take a `netns` option that does it).
 import * as libc from "./internal/libc";
+import { IFNAMSIZ, IFREQ_SIZE, isValidIfname } from "./internal/ifreq";
 import { KernelError } from "./errors";
 import { inNetns } from "./netns";
-import { AttrSet, NetlinkMessage } from "./netlink/codec";
-import { RtNetlink, encodeLinkGet, parseLink } from "./netlink/rtnetlink";
+import { AttrSet } from "./netlink/attributes";
+import { NetlinkMessage } from "./netlink/codec";
+import { RtNetlink } from "./netlink/rtnetlink";
+import { encodeLinkGet, parseLink } from "./netlink/rtnetlink-link";
 import * as U from "./netlink/rtnetlink-uapi";
 
 // include/uapi/linux/if_tun.h (6.1 lines): TUNSETIFF _IOW('T', 202, int) :34, TUNSETPERSIST
@@ -31,29 +34,26 @@ export const TUNSETOWNER = 0x400454cc;
 export const TUNSETGROUP = 0x400454ce;
 export const TUNGETIFF = 0x800454d2;
 // if_tun.h:66-81
-export const IFF_TUN = 0x0001;
+const IFF_TUN = 0x0001;
 export const IFF_TAP = 0x0002;
 export const IFF_MULTI_QUEUE = 0x0100;
-export const IFF_PERSIST = 0x0800;
 export const IFF_NO_PI = 0x1000;
 export const IFF_VNET_HDR = 0x4000;
 /** drivers/net/tun.c MAX_TAP_QUEUES (DEFAULT_MAX_NUM_RSS_QUEUES = 256). */
 export const MAX_TAP_QUEUES = 256;
 
 // include/uapi/linux/if_link.h:1333-1344 enum {IFLA_TUN_UNSPEC, IFLA_TUN_OWNER, ...}
-export const IFLA_TUN_OWNER = 1;
-export const IFLA_TUN_GROUP = 2;
-export const IFLA_TUN_TYPE = 3;
-export const IFLA_TUN_PI = 4;
-export const IFLA_TUN_VNET_HDR = 5;
-export const IFLA_TUN_PERSIST = 6;
-export const IFLA_TUN_MULTI_QUEUE = 7;
-export const IFLA_TUN_NUM_QUEUES = 8;
-export const IFLA_TUN_NUM_DISABLED_QUEUES = 9;
+const IFLA_TUN_OWNER = 1;
+const IFLA_TUN_GROUP = 2;
+const IFLA_TUN_TYPE = 3;
+const IFLA_TUN_PI = 4;
+const IFLA_TUN_VNET_HDR = 5;
+const IFLA_TUN_PERSIST = 6;
+const IFLA_TUN_MULTI_QUEUE = 7;
+const IFLA_TUN_NUM_QUEUES = 8;
+const IFLA_TUN_NUM_DISABLED_QUEUES = 9;
 
 const TUN_DEVICE = "/dev/net/tun";
-const IFNAMSIZ = 16;
-const IFREQ_SIZE = 40;
 
 export interface TapSpec {
   name: string;
@@ -108,10 +108,9 @@ export class TapConflictError extends Error {
   }
 }
 
-export function checkTapName(name: string): void {
-  const len = Buffer.byteLength(name);
-  // dev_valid_name rules, and no '%' (the kernel would treat "tap%d" as a template).
-  if (len === 0 || len >= IFNAMSIZ || name === "." || name === ".." || /[/:%\s]/.test(name)) {
+function checkTapName(name: string): void {
+  // No '%' either: the kernel would treat "tap%d" as a template.
+  if (!isValidIfname(name) || name.includes("%")) {
     throw new Error(`invalid tap name ${JSON.stringify(name)} (1-15 bytes, no '/', ':', '%' or spaces)`);
   }
 }
@@ -130,7 +129,7 @@ export function tapFlags(o: { pi?: boolean; vnetHdr?: boolean; multiQueue?: bool
 }
 
 /** Decodes the tun driver's IFLA_INFO_DATA (tun_fill_info): owner/group only when set. */
-export function parseTunInfoData(data: AttrSet): TunInfo {
+function parseTunInfoData(data: AttrSet): TunInfo {
   const type = data.u8(IFLA_TUN_TYPE);
   return {
     type: type === IFF_TUN ? "tun" : "tap",
@@ -149,7 +148,7 @@ export function parseTunInfoData(data: AttrSet): TunInfo {
  * TapState from an RTM_NEWLINK message; throws TapConflictError if the link is not a tap
  * (callers holding a parsed message from the netlink module can use this directly).
  */
-export function tapStateFromLinkMessage(msg: NetlinkMessage): TapState {
+function tapStateFromLinkMessage(msg: NetlinkMessage): TapState {
   const link = parseLink(msg);
   if (link.kind !== "tun") throw new TapConflictError(link.name, `exists and is ${link.kind ? `a ${link.kind} device` : "not a tun/tap device"}`);
   const attrs = AttrSet.parse(msg.payload.subarray(U.IFINFOMSG_LEN));

@@ -95,7 +95,3 @@ export class ChannelsUnsupportedError extends EthtoolOperationError {
     this.name = "ChannelsUnsupportedError";
   }
 }
-
-export function isErrno(e: unknown, code: string): e is EthtoolError {
-  return e instanceof EthtoolError && e.code === code;
-}

@@ -30,7 +30,7 @@ export interface FeatureState {
  * ethtool(8)'s short names for groups of features (its off_flag_def table), as patterns
  * over the kernel's feature names.
  */
-export const FEATURE_ALIASES: Record<string, RegExp> = {
+const FEATURE_ALIASES: Record<string, RegExp> = {
   rx: /^rx-checksum$/,
   tx: /^tx-checksum-/,
   sg: /^tx-scatter-gather$/,
@@ -45,7 +45,7 @@ export const FEATURE_ALIASES: Record<string, RegExp> = {
   rxhash: /^rx-hashing$/,
 };
 
-export function featureNames(dev: EthtoolDevice, ifname: string): string[] {
+function featureNames(dev: EthtoolDevice, ifname: string): string[] {
   const info = encodeSsetInfoRequest([ETH_SS_FEATURES]);
   dev.ioctl(ifname, info);
   const count = decodeSsetInfo(info).get(ETH_SS_FEATURES) ?? 0;

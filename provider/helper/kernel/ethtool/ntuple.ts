@@ -58,7 +58,7 @@ export function ruleTableInfo(dev: EthtoolDevice, ifname: string): RuleTableInfo
 }
 
 /** Locations of every installed rule, and the table size the driver reports. */
-export function listRuleLocations(dev: EthtoolDevice, ifname: string): { locations: number[]; tableSize: number } {
+function listRuleLocations(dev: EthtoolDevice, ifname: string): { locations: number[]; tableSize: number } {
   // The count can grow between the two calls (another tool adding a rule): retry once.
   for (let attempt = 0; ; attempt++) {
     const { count, tableSize } = ruleTableInfo(dev, ifname);

@@ -133,7 +133,7 @@ export function getIndirection(dev: EthtoolDevice, ifname: string, context = 0):
 }
 
 /** RX rings the indirection table may point at (ETHTOOL_GRXRINGS); undefined if unknown. */
-export function getRxRings(dev: EthtoolDevice, ifname: string): number | undefined {
+function getRxRings(dev: EthtoolDevice, ifname: string): number | undefined {
   const b = encodeRxnfc({ cmd: ETHTOOL_GRXRINGS });
   try {
     dev.ioctl(ifname, b);
@@ -153,7 +153,7 @@ export function equalTable(size: number, start: number, count: number): number[]
 }
 
 /** The hash function names the driver knows, in bit order. */
-export function hashFunctionNames(dev: EthtoolDevice, ifname: string): string[] {
+function hashFunctionNames(dev: EthtoolDevice, ifname: string): string[] {
   const info = encodeSsetInfoRequest([ETH_SS_RSS_HASH_FUNCS]);
   dev.ioctl(ifname, info);
   const count = decodeSsetInfo(info).get(ETH_SS_RSS_HASH_FUNCS) ?? 0;

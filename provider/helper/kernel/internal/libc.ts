@@ -32,7 +32,7 @@ export const AF_NETLINK = 16;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
 export const SOCK_RAW = 3;
-export const SOCK_CLOEXEC = 0x80000;
+const SOCK_CLOEXEC = 0x80000;
 export const SOL_NETLINK = 270;
 export const O_RDONLY = 0;
 export const O_RDWR = 2;
@@ -41,7 +41,6 @@ export const O_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 export const MSG_TRUNC = 0x20;
 export const MSG_PEEK = 0x2;
 

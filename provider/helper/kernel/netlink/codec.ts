@@ -1,4 +1,5 @@
-// Netlink message codec: pure functions over Buffers, no I/O.
+// Netlink messages: the nlmsghdr framing, acknowledgements and the extended ack. Pure
+// functions over Buffers, no I/O; attributes are in attributes.ts.
 //
 // Why our own: the `netlink` npm package is unmaintained (last release 2023), clears
 // NLA_F_NESTED (which the kernel's strict validation of generic netlink families
@@ -9,12 +10,10 @@
 // Layouts (include/uapi/linux/netlink.h; line numbers of the 6.1 header installed here
 // as /usr/include/linux/netlink.h, unchanged upstream since):
 //   struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }      (l. 52)
-//   struct nlattr   { u16 len; u16 type; }, payload padded to 4 bytes          (l. 225, 244)
-//   NLA_F_NESTED = 1 << 15, NLA_F_NET_BYTEORDER = 1 << 14                      (l. 240-241)
 //   struct nlmsgerr { s32 error; struct nlmsghdr msg; ...payload; ...TLVs }    (l. 119)
-// All integers are host order (little endian on the machines we target), except
-// attributes flagged NLA_F_NET_BYTEORDER.
+// All integers are host order (little endian on the machines we target).
 import { KernelError } from "../errors";
+import { Attr, AttrSet, NLA_HDRLEN, ParsedAttr, align4, encodeAttrs, nla, parseAttrs } from "./attributes";
 
 // netlink.h l. 112-115
 export const NLMSG_NOOP = 1;
@@ -27,16 +26,12 @@ export const NLMSG_MIN_TYPE = 0x10;
 export const NLM_F_REQUEST = 0x01;
 export const NLM_F_MULTI = 0x02;
 export const NLM_F_ACK = 0x04;
-export const NLM_F_ECHO = 0x08;
 export const NLM_F_DUMP_INTR = 0x10;
-export const NLM_F_DUMP_FILTERED = 0x20;
-export const NLM_F_ROOT = 0x100;
-export const NLM_F_MATCH = 0x200;
+const NLM_F_ROOT = 0x100;
+const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
-export const NLM_F_REPLACE = 0x100;
 export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
-export const NLM_F_APPEND = 0x800;
 /** In an NLMSG_ERROR: the echoed request was cut to its header (NETLINK_CAP_ACK). */
 export const NLM_F_CAPPED = 0x100;
 /** In an NLMSG_ERROR/NLMSG_DONE: extended-ack TLVs follow (NETLINK_EXT_ACK). */
@@ -45,21 +40,11 @@ export const NLM_F_ACK_TLVS = 0x200;
 // netlink.h l. 151-157: enum nlmsgerr_attrs
 export const NLMSGERR_ATTR_MSG = 1;
 export const NLMSGERR_ATTR_OFFS = 2;
-export const NLMSGERR_ATTR_COOKIE = 3;
-export const NLMSGERR_ATTR_POLICY = 4;
-export const NLMSGERR_ATTR_MISS_TYPE = 5;
-export const NLMSGERR_ATTR_MISS_NEST = 6;
+const NLMSGERR_ATTR_COOKIE = 3;
+const NLMSGERR_ATTR_MISS_TYPE = 5;
+const NLMSGERR_ATTR_MISS_NEST = 6;
 
-export const NLA_F_NESTED = 1 << 15;
-export const NLA_F_NET_BYTEORDER = 1 << 14;
-export const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
-export const NLA_ALIGNTO = 4;
 export const NLMSG_HDRLEN = 16;
-export const NLA_HDRLEN = 4;
-
-export function align4(n: number): number {
-  return (n + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
-}
 
 // ---------------------------------------------------------------------------------------
 // Messages
@@ -110,265 +95,6 @@ export function parseMessages(buf: Buffer): NetlinkMessage[] {
 /** Reads only the sequence number of a request we built (the transport needs it). */
 export function messageSeq(msg: Buffer): number {
   return msg.readUInt32LE(8);
-}
-
-// ---------------------------------------------------------------------------------------
-// Attributes: building
-
-/** An attribute to encode: raw payload bytes, or children (encoded as a nest). */
-export type Attr = { type: number; data: Buffer } | { type: number; nest: Attr[] };
-
-function u8b(v: number): Buffer {
-  const b = Buffer.alloc(1);
-  b.writeUInt8(v);
-  return b;
-}
-function u16b(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-}
-function u32b(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
-}
-function s32b(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32LE(v);
-  return b;
-}
-function u64b(v: bigint | number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(v));
-  return b;
-}
-
-/** Attribute constructors (nla_put_* of the kernel). */
-export const nla = {
-  u8: (type: number, v: number): Attr => ({ type, data: u8b(v) }),
-  u16: (type: number, v: number): Attr => ({ type, data: u16b(v) }),
-  u32: (type: number, v: number): Attr => ({ type, data: u32b(v) }),
-  s32: (type: number, v: number): Attr => ({ type, data: s32b(v) }),
-  u64: (type: number, v: bigint | number): Attr => ({ type, data: u64b(v) }),
-  /** NUL-terminated, as NLA_NUL_STRING / NLA_STRING policies expect. */
-  string: (type: number, s: string): Attr => ({ type, data: Buffer.concat([Buffer.from(s, "utf8"), Buffer.alloc(1)]) }),
-  binary: (type: number, b: Buffer): Attr => ({ type, data: Buffer.from(b) }),
-  flag: (type: number): Attr => ({ type, data: Buffer.alloc(0) }),
-  /** A nest: encoded with NLA_F_NESTED, which strict policies require. */
-  nest: (type: number, children: Attr[]): Attr => ({ type, nest: children }),
-};
-
-export function encodeAttr(a: Attr): Buffer {
-  const isNest = "nest" in a;
-  const payload = isNest ? encodeAttrs(a.nest) : a.data;
-  const len = NLA_HDRLEN + payload.length;
-  if (len > 0xffff) throw new Error(`netlink attribute ${a.type} too large (${len} bytes)`);
-  const out = Buffer.alloc(align4(len));
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE((a.type & NLA_TYPE_MASK) | (isNest ? NLA_F_NESTED : 0), 2);
-  payload.copy(out, NLA_HDRLEN);
-  return out;
-}
-
-export function encodeAttrs(attrs: Attr[]): Buffer {
-  return Buffer.concat(attrs.map(encodeAttr));
-}
-
-// ---------------------------------------------------------------------------------------
-// Attributes: parsing
-
-/**
- * One parsed attribute. The payload stays a view into the message and is sliced only
- * when asked for: dumps of hundreds of links parse tens of thousands of attributes.
- */
-export class ParsedAttr {
-  constructor(
-    /** Attribute type with the flag bits masked off. */
-    readonly type: number,
-    /** NLA_F_NESTED was set by the sender. The kernel omits it on some old nests (IFLA_LINKINFO). */
-    readonly nested: boolean,
-    readonly netByteOrder: boolean,
-    /** The buffer the attribute was parsed from, and where its payload sits in it. */
-    readonly src: Buffer,
-    readonly start: number,
-    readonly length: number,
-    /** Offset of the attribute header from the start of the enclosing message (if known). */
-    readonly offset: number,
-  ) {}
-
-  get data(): Buffer {
-    return this.src.subarray(this.start, this.start + this.length);
-  }
-}
-
-/** Parses one level of attributes; `base` is the offset of buf within its message. */
-export function parseAttrs(buf: Buffer, base = 0): ParsedAttr[] {
-  const out: ParsedAttr[] = [];
-  let off = 0;
-  while (off + NLA_HDRLEN <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    const rawType = buf.readUInt16LE(off + 2);
-    if (len < NLA_HDRLEN || off + len > buf.length) {
-      throw new Error(`malformed netlink attribute at offset ${base + off}: nla_len ${len}, ${buf.length - off} bytes left`);
-    }
-    out.push(
-      new ParsedAttr(
-        rawType & NLA_TYPE_MASK,
-        (rawType & NLA_F_NESTED) !== 0,
-        (rawType & NLA_F_NET_BYTEORDER) !== 0,
-        buf,
-        off + NLA_HDRLEN,
-        len - NLA_HDRLEN,
-        base + off,
-      ),
-    );
-    off += align4(len);
-  }
-  return out;
-}
-
-function need(a: ParsedAttr, n: number, what: string): void {
-  if (a.length < n) throw new Error(`netlink attribute ${a.type}: ${what} needs ${n} bytes, got ${a.length}`);
-}
-
-/** Typed access to one level of attributes (a parsed nla_parse table). */
-export class AttrSet {
-  readonly list: ParsedAttr[];
-  private readonly byType = new Map<number, ParsedAttr>();
-
-  constructor(list: ParsedAttr[]) {
-    this.list = list;
-    // The kernel's nla_parse keeps the last occurrence; do the same.
-    for (const a of list) this.byType.set(a.type, a);
-  }
-
-  static parse(buf: Buffer, base = 0): AttrSet {
-    return new AttrSet(parseAttrs(buf, base));
-  }
-
-  has(type: number): boolean {
-    return this.byType.has(type);
-  }
-  get(type: number): ParsedAttr | undefined {
-    return this.byType.get(type);
-  }
-  all(type: number): ParsedAttr[] {
-    return this.list.filter((a) => a.type === type);
-  }
-  u8(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 1, "u8");
-    return a.src.readUInt8(a.start);
-  }
-  u16(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 2, "u16");
-    return a.netByteOrder ? a.src.readUInt16BE(a.start) : a.src.readUInt16LE(a.start);
-  }
-  u32(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 4, "u32");
-    return a.netByteOrder ? a.src.readUInt32BE(a.start) : a.src.readUInt32LE(a.start);
-  }
-  s32(type: number): number | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 4, "s32");
-    return a.src.readInt32LE(a.start);
-  }
-  u64(type: number): bigint | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    need(a, 8, "u64");
-    return a.src.readBigUInt64LE(a.start);
-  }
-  /** NLA_UINT: 4 or 8 bytes, whichever the kernel chose for the value. */
-  uint(type: number): bigint | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    if (a.length >= 8) return a.src.readBigUInt64LE(a.start);
-    need(a, 4, "uint");
-    return BigInt(a.src.readUInt32LE(a.start));
-  }
-  string(type: number): string | undefined {
-    const a = this.get(type);
-    if (!a) return undefined;
-    let end = a.start;
-    const stop = a.start + a.length;
-    while (end < stop && a.src[end] !== 0) end++;
-    return a.src.toString("utf8", a.start, end);
-  }
-  binary(type: number): Buffer | undefined {
-    return this.get(type)?.data;
-  }
-  flag(type: number): boolean {
-    return this.has(type);
-  }
-  /** Children of a nest, whether or not the sender flagged it NLA_F_NESTED. */
-  nest(type: number): AttrSet | undefined {
-    const a = this.get(type);
-    return a ? AttrSet.parse(a.data, a.offset + NLA_HDRLEN) : undefined;
-  }
-  /** Every occurrence of a multi-attr nest, or the entries of an indexed nest array. */
-  nests(type: number): AttrSet[] {
-    return this.all(type).map((a) => AttrSet.parse(a.data, a.offset + NLA_HDRLEN));
-  }
-}
-
-export interface AttrTreeNode {
-  type: number;
-  nested: boolean;
-  /** Payload of a leaf; absent for nests. */
-  data?: Buffer;
-  children?: AttrTreeNode[];
-}
-
-/**
- * Parses attributes into a tree, descending where the sender set NLA_F_NESTED (the
- * flag is the only self-describing mark; nests without it stay leaves).
- */
-export function parseAttrTree(buf: Buffer): AttrTreeNode[] {
-  return parseAttrs(buf).map((a) =>
-    a.nested ? { type: a.type, nested: true, children: parseAttrTree(a.data) } : { type: a.type, nested: false, data: a.data },
-  );
-}
-
-/**
- * Type path of the attribute that starts at `offset` in a request message (as reported
- * by NLMSGERR_ATTR_OFFS), descending through nests. `fixedHeader` is the length of the
- * family header after nlmsghdr (ifinfomsg 16, genlmsghdr 4). Nests that carry a struct
- * before their attributes (VETH_INFO_PEER) are searched after that struct when the plain
- * parse does not reach the offset.
- */
-export function attrPathAtOffset(request: Buffer, offset: number, fixedHeader: number): number[] | undefined {
-  const len = Math.min(request.length, request.readUInt32LE(0));
-  const start = NLMSG_HDRLEN + align4(fixedHeader);
-  return findPath(request.subarray(start, len), start, offset);
-}
-
-function findPath(buf: Buffer, base: number, offset: number): number[] | undefined {
-  let attrs: ParsedAttr[];
-  try {
-    attrs = parseAttrs(buf, base);
-  } catch {
-    return undefined;
-  }
-  for (const a of attrs) {
-    if (a.offset === offset) return [a.type];
-    const dataStart = a.offset + NLA_HDRLEN;
-    if (offset > a.offset && offset < dataStart + a.data.length) {
-      const inner =
-        findPath(a.data, dataStart, offset) ??
-        // struct ifinfomsg (16 bytes) before the peer's attributes
-        (a.data.length > 16 ? findPath(a.data.subarray(16), dataStart + 16, offset) : undefined);
-      return inner ? [a.type, ...inner] : [a.type];
-    }
-  }
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -464,6 +190,40 @@ export function encodeDone(seq: number, pid = 0, errno = 0): Buffer {
   const p = Buffer.alloc(4);
   p.writeInt32LE(-errno);
   return encodeMessage({ type: NLMSG_DONE, flags: NLM_F_MULTI, seq, pid, payload: p });
+}
+
+/**
+ * Type path of the attribute that starts at `offset` in a request message (as reported
+ * by NLMSGERR_ATTR_OFFS), descending through nests. `fixedHeader` is the length of the
+ * family header after nlmsghdr (ifinfomsg 16, genlmsghdr 4). Nests that carry a struct
+ * before their attributes (VETH_INFO_PEER) are searched after that struct when the plain
+ * parse does not reach the offset.
+ */
+export function attrPathAtOffset(request: Buffer, offset: number, fixedHeader: number): number[] | undefined {
+  const len = Math.min(request.length, request.readUInt32LE(0));
+  const start = NLMSG_HDRLEN + align4(fixedHeader);
+  return findPath(request.subarray(start, len), start, offset);
+}
+
+function findPath(buf: Buffer, base: number, offset: number): number[] | undefined {
+  let attrs: ParsedAttr[];
+  try {
+    attrs = parseAttrs(buf, base);
+  } catch {
+    return undefined;
+  }
+  for (const a of attrs) {
+    if (a.offset === offset) return [a.type];
+    const dataStart = a.offset + NLA_HDRLEN;
+    if (offset > a.offset && offset < dataStart + a.data.length) {
+      const inner =
+        findPath(a.data, dataStart, offset) ??
+        // struct ifinfomsg (16 bytes) before the peer's attributes
+        (a.data.length > 16 ? findPath(a.data.subarray(16), dataStart + 16, offset) : undefined);
+      return inner ? [a.type, ...inner] : [a.type];
+    }
+  }
+  return undefined;
 }
 
 /**

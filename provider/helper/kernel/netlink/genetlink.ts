@@ -9,7 +9,8 @@
 //   CTRL_ATTR_OP_ID/FLAGS = 1/2, CTRL_ATTR_MCAST_GRP_NAME/ID = 1/2 (l. 75-86)
 //   GENL_ADMIN_PERM 0x01, CMD_CAP_DO 0x02, CMD_CAP_DUMP 0x04, CMD_CAP_HASPOL 0x08,
 //   UNS_ADMIN_PERM 0x10                                          (l. 21-25)
-import { Attr, AttrSet, NLA_HDRLEN, NetlinkMessage, encodeAttrs, nla } from "./codec";
+import { Attr, AttrSet, NLA_HDRLEN, encodeAttrs, nla } from "./attributes";
+import { NetlinkMessage } from "./codec";
 import { NETLINK_GENERIC, NetlinkClient, openNetlink } from "./socket";
 
 export const GENL_HDRLEN = 4;
@@ -30,7 +31,6 @@ export const GENL_ADMIN_PERM = 0x01;
 export const GENL_CMD_CAP_DO = 0x02;
 export const GENL_CMD_CAP_DUMP = 0x04;
 export const GENL_CMD_CAP_HASPOL = 0x08;
-export const GENL_UNS_ADMIN_PERM = 0x10;
 
 /** Version of the controller protocol we speak (genl's own CTRL family is at 2). */
 const CTRL_VERSION = 2;
@@ -69,7 +69,7 @@ export interface GenlReply {
   attrs: AttrSet;
 }
 
-export function parseGenl(msg: NetlinkMessage): GenlReply {
+function parseGenl(msg: NetlinkMessage): GenlReply {
   if (msg.payload.length < GENL_HDRLEN) throw new Error(`truncated genlmsghdr (${msg.payload.length} bytes)`);
   return {
     cmd: msg.payload.readUInt8(0),
@@ -78,7 +78,7 @@ export function parseGenl(msg: NetlinkMessage): GenlReply {
   };
 }
 
-export function parseFamily(msg: NetlinkMessage): GenlFamily {
+function parseFamily(msg: NetlinkMessage): GenlFamily {
   const a = parseGenl(msg).attrs;
   const id = a.u16(CTRL_ATTR_FAMILY_ID);
   const name = a.string(CTRL_ATTR_FAMILY_NAME);

@@ -17,7 +17,7 @@
 //               napi-set 14, bind-tx 15, queue-create 16 (admin-perm, do only)
 import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
-import { Attr, AttrSet, nla } from "./codec";
+import { Attr, AttrSet, nla } from "./attributes";
 import { GenlClient, GenlFamily, GenlReply, hasCmd } from "./genetlink";
 
 export const NETDEV_FAMILY_NAME = "netdev";
@@ -43,19 +43,19 @@ export const NETDEV_CMD = {
 } as const;
 export type NetdevOp = keyof typeof NETDEV_CMD;
 
-export const NETDEV_A_DEV_IFINDEX = 1;
-export const NETDEV_A_DEV_XDP_FEATURES = 3;
-export const NETDEV_A_DEV_XDP_ZC_MAX_SEGS = 4;
-export const NETDEV_A_DEV_XDP_RX_METADATA_FEATURES = 5;
-export const NETDEV_A_DEV_XSK_FEATURES = 6;
+const NETDEV_A_DEV_IFINDEX = 1;
+const NETDEV_A_DEV_XDP_FEATURES = 3;
+const NETDEV_A_DEV_XDP_ZC_MAX_SEGS = 4;
+const NETDEV_A_DEV_XDP_RX_METADATA_FEATURES = 5;
+const NETDEV_A_DEV_XSK_FEATURES = 6;
 
 export const NETDEV_A_QUEUE_ID = 1;
 export const NETDEV_A_QUEUE_IFINDEX = 2;
 export const NETDEV_A_QUEUE_TYPE = 3;
-export const NETDEV_A_QUEUE_NAPI_ID = 4;
-export const NETDEV_A_QUEUE_DMABUF = 5;
-export const NETDEV_A_QUEUE_IO_URING = 6;
-export const NETDEV_A_QUEUE_XSK = 7;
+const NETDEV_A_QUEUE_NAPI_ID = 4;
+const NETDEV_A_QUEUE_DMABUF = 5;
+const NETDEV_A_QUEUE_IO_URING = 6;
+const NETDEV_A_QUEUE_XSK = 7;
 export const NETDEV_A_QUEUE_LEASE = 8;
 
 export const NETDEV_A_LEASE_IFINDEX = 1;
@@ -68,12 +68,12 @@ export type QueueType = "rx" | "tx";
 const QTYPE = { rx: NETDEV_QUEUE_TYPE_RX, tx: NETDEV_QUEUE_TYPE_TX } as const;
 
 // enum netdev_xdp_act / netdev_xdp_rx_metadata / netdev_xsk_flags: bit i ↔ YAML entry i.
-export const XDP_ACT_FLAGS = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"] as const;
-export const XDP_RX_METADATA_FLAGS = ["timestamp", "hash", "vlan-tag"] as const;
-export const XSK_FLAGS = ["tx-timestamp", "tx-checksum", "tx-launch-time-fifo"] as const;
+const XDP_ACT_FLAGS = ["basic", "redirect", "ndo-xmit", "xsk-zerocopy", "hw-offload", "rx-sg", "ndo-xmit-sg"] as const;
+const XDP_RX_METADATA_FLAGS = ["timestamp", "hash", "vlan-tag"] as const;
+const XSK_FLAGS = ["tx-timestamp", "tx-checksum", "tx-launch-time-fifo"] as const;
 
 /** Bit names of a flags value; unknown bits come back as "bit-N" so nothing is hidden. */
-export function flagNames(value: bigint, names: readonly string[]): string[] {
+function flagNames(value: bigint, names: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < 64; i++) {
     if (value & (1n << BigInt(i))) out.push(names[i] ?? `bit-${i}`);
@@ -155,7 +155,7 @@ function qtype(v: number | undefined): QueueType | number {
   return v ?? -1;
 }
 
-export function parseDev(r: GenlReply): NetdevDev {
+function parseDev(r: GenlReply): NetdevDev {
   const a = r.attrs;
   const xdp = a.u64(NETDEV_A_DEV_XDP_FEATURES) ?? 0n;
   return {
@@ -168,7 +168,7 @@ export function parseDev(r: GenlReply): NetdevDev {
   };
 }
 
-export function parseLease(l: AttrSet): QueueLease {
+function parseLease(l: AttrSet): QueueLease {
   const q = l.nest(NETDEV_A_LEASE_QUEUE);
   return {
     ifindex: l.u32(NETDEV_A_LEASE_IFINDEX) ?? 0,
@@ -177,7 +177,7 @@ export function parseLease(l: AttrSet): QueueLease {
   };
 }
 
-export function parseQueue(r: GenlReply): NetdevQueue {
+function parseQueue(r: GenlReply): NetdevQueue {
   const a = r.attrs;
   const lease = a.nest(NETDEV_A_QUEUE_LEASE);
   return {

@@ -9,9 +9,7 @@
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
-export const RTM_SETLINK = 19;
 export const RTM_NEWNSID = 88;
-export const RTM_DELNSID = 89;
 export const RTM_GETNSID = 90;
 
 /** struct ifinfomsg {u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change;} (rtnetlink.h l. 557) */
@@ -24,13 +22,7 @@ export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 // if.h (net_device_flags) l. 82-101
 export const IFF_UP = 1 << 0;
-export const IFF_BROADCAST = 1 << 1;
-export const IFF_LOOPBACK = 1 << 3;
-export const IFF_POINTOPOINT = 1 << 4;
-export const IFF_NOARP = 1 << 7;
 export const IFF_RUNNING = 1 << 6;
-export const IFF_PROMISC = 1 << 8;
-export const IFF_MULTICAST = 1 << 12;
 export const IFF_LOWER_UP = 1 << 16;
 
 // if_link.h l. 297-362: enum IFLA_* (values counted from IFLA_UNSPEC = 0)
@@ -42,32 +34,21 @@ export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_TXQLEN = 13;
 export const IFLA_OPERSTATE = 16;
-export const IFLA_LINKMODE = 17;
 export const IFLA_LINKINFO = 18;
-export const IFLA_NET_NS_PID = 19;
-export const IFLA_GROUP = 27;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
-export const IFLA_PROMISCUITY = 30;
 export const IFLA_NUM_TX_QUEUES = 31;
 export const IFLA_NUM_RX_QUEUES = 32;
-export const IFLA_CARRIER = 33;
 export const IFLA_LINK_NETNSID = 37;
 export const IFLA_XDP = 43;
-export const IFLA_NEW_NETNSID = 45;
-export const IFLA_TARGET_NETNSID = 46;
-export const IFLA_NEW_IFINDEX = 49;
 export const IFLA_MIN_MTU = 50;
 export const IFLA_MAX_MTU = 51;
-export const IFLA_ALT_IFNAME = 53;
 export const IFLA_PERM_ADDRESS = 54;
 
 // if_link.h l. 575-576: enum IFLA_INFO_*
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
-export const IFLA_INFO_XSTATS = 3;
 export const IFLA_INFO_SLAVE_KIND = 4;
-export const IFLA_INFO_SLAVE_DATA = 5;
 
 // veth.h l. 6-7: the peer's struct ifinfomsg + IFLA_* attributes
 export const VETH_INFO_PEER = 1;
@@ -75,12 +56,10 @@ export const VETH_INFO_PEER = 1;
 // if_link.h l. 1299-1314: IFLA_XDP nest and XDP_ATTACHED_*
 export const IFLA_XDP_FD = 1;
 export const IFLA_XDP_ATTACHED = 2;
-export const IFLA_XDP_FLAGS = 3;
 export const IFLA_XDP_PROG_ID = 4;
 export const IFLA_XDP_DRV_PROG_ID = 5;
 export const IFLA_XDP_SKB_PROG_ID = 6;
 export const IFLA_XDP_HW_PROG_ID = 7;
-export const IFLA_XDP_EXPECTED_FD = 8;
 export const XDP_ATTACHED = ["none", "drv", "skb", "hw", "multi"] as const;
 export type XdpAttached = (typeof XDP_ATTACHED)[number];
 
@@ -89,10 +68,7 @@ export const OPERSTATES = ["unknown", "notpresent", "down", "lowerlayerdown", "t
 
 // net_namespace.h l. 14-20: enum NETNSA_*
 export const NETNSA_NSID = 1;
-export const NETNSA_PID = 2;
 export const NETNSA_FD = 3;
-export const NETNSA_TARGET_NSID = 4;
-export const NETNSA_CURRENT_NSID = 5;
 export const NETNSA_NSID_NOT_ASSIGNED = -1;
 
 // --- netkit (drivers/net/netkit.c), upstream include/uapi/linux/if_link.h ------------------
@@ -100,10 +76,8 @@ export const NETNSA_NSID_NOT_ASSIGNED = -1;
 // "@@ -1296,6 +1296,11 @@ enum netkit_mode" of "netkit: Add single device mode"), then the
 // IFLA_NETKIT_* enum (it ends just before l. 1322 in a 6.14-era header; PAIRING was appended
 // by the same patch, hunk "@@ -1320,6 +1325,7 @@"). Values are positions from UNSPEC = 0.
-export const NETKIT_NEXT = -1;
 export const NETKIT_PASS = 0;
 export const NETKIT_DROP = 2;
-export const NETKIT_REDIRECT = 7;
 export const NETKIT_L2 = 0;
 export const NETKIT_L3 = 1;
 export const NETKIT_SCRUB_NONE = 0;

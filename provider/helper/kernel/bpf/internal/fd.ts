@@ -18,7 +18,7 @@ export type BpfFdKind = "prog" | "map" | "link" | "other";
  * prog_type / map_type / link_type lines (kernel/bpf/syscall.c *_show_fdinfo), which is
  * cheaper and less ambiguous than probing with BPF_OBJ_GET_INFO_BY_FD.
  */
-export function fdKind(fd: number): BpfFdKind {
+function fdKind(fd: number): BpfFdKind {
   let text: string;
   try {
     text = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");

@@ -11,10 +11,8 @@ const libc = koffi.load("libc.so.6");
 const vasprintf = libc.func("int vasprintf(_Out_ void **strp, void *fmt, void *ap)");
 const free = libc.func("void free(void *ptr)");
 
-/** enum libbpf_print_level (libbpf.h:90). */
-export const LIBBPF_WARN = 0;
-export const LIBBPF_INFO = 1;
-export const LIBBPF_DEBUG = 2;
+/** enum libbpf_print_level (libbpf.h:90): LIBBPF_WARN 0, LIBBPF_INFO 1, LIBBPF_DEBUG 2. */
+const LIBBPF_INFO = 1;
 
 interface Capture {
   maxLevel: number;

@@ -13,7 +13,7 @@ import { KernelError } from "../../errors";
  * __NR_bpf per Node architecture name: x86_64 from arch/x86/entry/syscalls/syscall_64.tbl,
  * arm64 from include/uapi/asm-generic/unistd.h (arm64 uses the generic table).
  */
-export const BPF_SYSCALL_NUMBERS: Readonly<Record<string, number>> = { x64: 321, arm64: 280 };
+const BPF_SYSCALL_NUMBERS: Readonly<Record<string, number>> = { x64: 321, arm64: 280 };
 
 /** bpf(2)'s number on `arch`; throws for an architecture the helper does not support. */
 export function bpfSyscallNumber(arch: string = process.arch): number {
