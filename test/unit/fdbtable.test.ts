@@ -132,12 +132,9 @@ describe("diff", () => {
   });
 });
 
-test("10,000 entries check in well under a second", () => {
-  const list = entries(10_000).reverse();
-  const t0 = process.hrtime.bigint();
-  const { failures, inputs } = check({ entries: list });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+// How long a check of 10,000 takes is the FdbTable benchmark's to say (scripts/bench/fdbtable.ts).
+test("10,000 entries in any order check and come out keyed, each once", () => {
+  const { failures, inputs } = check({ entries: entries(10_000).reverse() });
   expect(failures).toEqual([]);
   expect(Object.keys(inputs.entries as object)).toHaveLength(10_000);
-  expect(ms).toBeLessThan(1000);
 });
