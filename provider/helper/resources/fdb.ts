@@ -9,17 +9,18 @@ import { InputReader } from "../../common/validate/reader";
 import { BpfMap, BpfObject, BpfProgram, encodeDevmapValue, decodeDevmapValue, encodeU32Key } from "../kernel/bpf";
 import { mkdirpBpffs } from "../kernel/bpf/pin";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
-import * as layout from "../bpf-layout";
+import { STRUCTS } from "../datapath/structs";
+import { decodeFdbValue, encodeFdbKey, encodeFdbValue } from "../datapath/fdb";
+import { decodeAcl, encodeAcl } from "../datapath/acl";
 import { KernelError } from "../kernel/errors";
 import { OpError, toErrorBody } from "../rpc/errors";
 import { Outcome } from "../../common/protocol";
 import { readRecord } from "../state/registry";
 import { withLock } from "../state/lock";
-import { builtin } from "../bpf-objects";
+import { builtin } from "../datapath/programs";
 import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../common/args/fdb";
 import { EntryOwner, TableOwners } from "./fdb-owners";
 import { Acl } from "../../common/args/common";
-import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 import { XDP_RECORDS, XdpRecord } from "./xdp";
 import { withRt } from "./device";
 
@@ -40,7 +41,7 @@ export function openTable(tablePin: string): Table {
   const pinDir = path.dirname(mapsDir);
   const record = readRecord<XdpRecord>(XDP_RECORDS, pinDir);
   const fdb = BpfMap.fromPin(tablePin);
-  if (fdb.keySize !== layout.STRUCTS.hvnet_fdb_key.size || fdb.valueSize !== layout.STRUCTS.hvnet_fdb_value.size) {
+  if (fdb.keySize !== STRUCTS.hvnet_fdb_key.size || fdb.valueSize !== STRUCTS.hvnet_fdb_value.size) {
     fdb.close();
     throw new OpError("EINVAL", `table ${tablePin} is not an l2fwd FDB map (key ${fdb.keySize} B, value ${fdb.valueSize} B)`);
   }
@@ -111,7 +112,7 @@ export function setPort(table: Table, ifindex: number, acl: Acl | undefined): vo
   const { prog, rules } = ingressAclProgram(table);
   try {
     // Rules first: the program fails closed (drops) for a port without rules.
-    rules.update(key, layout.encodeAcl(toLayoutAcl(acl)));
+    rules.update(key, encodeAcl(acl));
     table.ports.update(key, encodeDevmapValue(ifindex, prog.fd));
   } finally {
     prog.close();
@@ -121,7 +122,7 @@ export function setPort(table: Table, ifindex: number, acl: Acl | undefined): vo
 
 /** Removes ports no FDB entry points at any more (and their ACL rules). */
 export function prunePorts(table: Table): void {
-  const used = new Set(table.fdb.entries().map(([, v]) => layout.decodeFdbValue(v).ifindex));
+  const used = new Set(table.fdb.entries().map(([, v]) => decodeFdbValue(v).ifindex));
   const rulesPin = `${table.pinDir}/ingress-acl/ingress_acl`;
   const rules = fs.existsSync(rulesPin) ? BpfMap.fromPin(rulesPin) : undefined;
   try {
@@ -186,7 +187,7 @@ export function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefi
     if ((e.owner !== undefined && e.owner === rec.owner) || (e.op !== undefined && e.op === rec.op)) return undefined;
     return `${what} is owned by ${rec.owner}; set adopt: true to take it over`;
   }
-  const target = `to ifindex ${layout.decodeFdbValue(cur).ifindex}`;
+  const target = `to ifindex ${decodeFdbValue(cur).ifindex}`;
   if (e.owner === undefined) {
     return cur.equals(value) ? undefined : `${what} already exists (${target}); set adopt: true to take it over`;
   }
@@ -273,9 +274,9 @@ function applyLocked(tablePin: string, table: Table, rt: RtNetlink, entries: Fdb
     if (typeof x === "number") ifindexes[i] = x;
     else out[i] = new Failed(x);
   }
-  const keys = entries.map((e) => layout.encodeFdbKey({ vlan: e.vlan, mac: e.mac }));
+  const keys = entries.map((e) => encodeFdbKey({ vlan: e.vlan, mac: e.mac }));
   const ids = keys.map((k) => k.toString("hex"));
-  const values = ifindexes.map((ifindex) => layout.encodeFdbValue({ ifindex }));
+  const values = ifindexes.map((ifindex) => encodeFdbValue({ ifindex }));
   const owners = TableOwners.load(tablePin, table.fdb.info().id);
   const dump = dumpTable(table.fdb, n);
 
@@ -416,7 +417,7 @@ export function portAcl(table: Table, ifindex: number, rules: BpfMap | undefined
   const port = table.ports.lookup(encodeU32Key(ifindex));
   if (!port || !decodeDevmapValue(port).progId) return undefined;
   const acl = rules.lookup(encodeU32Key(ifindex));
-  return acl ? fromLayoutAcl(layout.decodeAcl(acl)) : undefined;
+  return acl ? decodeAcl(acl) : undefined;
 }
 
 /** The table's ingress ACL rules map, if any port has had an ACL; the caller closes it. */
@@ -427,9 +428,9 @@ export function openAclRules(table: Table): BpfMap | undefined {
 
 /** One entry as show reports it, read from an open table. */
 function showEntry(table: Table, rt: RtNetlink, rules: BpfMap | undefined, key: FdbKeyArgs): Record<string, unknown> | null {
-  const v = table.fdb.lookup(layout.encodeFdbKey(key));
+  const v = table.fdb.lookup(encodeFdbKey(key));
   if (!v) return null;
-  const { ifindex } = layout.decodeFdbValue(v);
+  const { ifindex } = decodeFdbValue(v);
   const device = rt.findLink(ifindex)?.name;
   const out: Record<string, unknown> = { table: key.table, vlan: key.vlan, mac: key.mac, ifindex, device: device ?? `ifindex:${ifindex}` };
   const acl = portAcl(table, ifindex, rules);
@@ -508,7 +509,7 @@ function removeFromTable(tablePin: string, keys: FdbKeyArgs[]): Removal[] {
     try {
       const owners = TableOwners.load(tablePin, table.fdb.info().id);
       const removed = keys.map((k): Removal => {
-        const key = layout.encodeFdbKey(k);
+        const key = encodeFdbKey(k);
         const id = key.toString("hex");
         const rec = owners.get(id);
         const mine = rec
