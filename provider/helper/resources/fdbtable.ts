@@ -12,9 +12,9 @@ import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { withRt } from "./device";
 import { Acl } from "../../common/args/common";
-import { EntryOwner, TableOwners } from "./fdb-owners";
+import { EntryOwner, TableOwners, refusal } from "./fdb-owners";
 import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "../../common/args/fdb";
-import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, refusal, setPort, tableLock } from "./fdb";
+import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, setPort, tableLock } from "./fdb-table";
 
 /** An entry of the map as this owner holds it: its key bytes, value and owner record. */
 interface Held {
