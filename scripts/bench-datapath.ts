@@ -22,15 +22,11 @@ import { join, resolve } from "node:path";
 import { BpfLink, BpfMap, BpfObject, BpfProgram, BPF_F_TEST_XDP_LIVE_FRAMES, possibleCpus } from "../provider/helper/kernel/bpf";
 import { encodeDevmapValue, encodeU32Key } from "../provider/helper/kernel/bpf/devmap";
 import { inNetns } from "../provider/helper/kernel/netns";
-import {
-  AclRule,
-  encodeAcl,
-  encodeCounterKey,
-  encodeFdbKey,
-  encodeFdbValue,
-  encodeVmConfig,
-  sumPerCpuCounter,
-} from "../provider/helper/bpf-layout";
+import { AclRule } from "../provider/common/args/common";
+import { encodeAcl } from "../provider/helper/datapath/acl";
+import { encodeCounterKey, sumPerCpuCounter } from "../provider/helper/datapath/counters";
+import { encodeFdbKey, encodeFdbValue } from "../provider/helper/datapath/fdb";
+import { encodeVmConfig } from "../provider/helper/datapath/vm-config";
 
 interface Options {
   out: string;
@@ -101,16 +97,16 @@ function benchRules(): AclRule[] {
   for (let i = 0; rules.length < 64; i++) {
     switch (i % 4) {
       case 0:
-        rules.push({ action: "drop", proto: 6, dst: `192.168.${i}.0/24`, dport: [1000 + i, 1100 + i] });
+        rules.push({ action: "deny", protocol: "tcp", dst: `192.168.${i}.0/24`, dstPorts: { from: 1000 + i, to: 1100 + i } });
         break;
       case 1:
-        rules.push({ action: "drop", proto: 17, src: `172.16.${i}.0/24`, dst: `10.${i}.0.0/16`, sport: [i, 2 * i + 1] });
+        rules.push({ action: "deny", protocol: "udp", src: `172.16.${i}.0/24`, dst: `10.${i}.0.0/16`, srcPorts: { from: i, to: 2 * i + 1 } });
         break;
       case 2:
-        rules.push({ action: "drop", dst: `2001:db8:${i.toString(16)}::/48`, proto: 17, dport: [53, 53] });
+        rules.push({ action: "deny", dst: `2001:db8:${i.toString(16)}::/48`, protocol: "udp", dstPorts: { from: 53, to: 53 } });
         break;
       default:
-        rules.push({ action: "pass", proto: 1, dst: `198.18.${i}.0/24` });
+        rules.push({ action: "allow", protocol: "icmp", dst: `198.18.${i}.0/24` });
     }
   }
   return rules;
@@ -246,7 +242,7 @@ function main(): number {
         enabled: true,
       }),
     );
-    egress.map("acl").update(encodeU32Key(0), encodeAcl({ rules: benchRules(), defaultAction: "pass" }));
+    egress.map("acl").update(encodeU32Key(0), encodeAcl({ rules: benchRules(), defaultAction: "allow" }));
 
     const redirectKey = encodeCounterKey("redirect");
     const subjects: Subject[] = [

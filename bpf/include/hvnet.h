@@ -2,7 +2,7 @@
 /*
  * Every map key/value layout and counter index of the hvnet XDP datapath.
  *
- * provider/helper/bpf-layout.ts mirrors this file byte for byte; a unit test reads the
+ * provider/helper/datapath/ mirrors this file byte for byte; a unit test reads the
  * objects' BTF (bpftool btf dump) and fails when the two drift. Change both together.
  *
  * Layouts use explicit padding and only fixed-width types so that the C compiler and the

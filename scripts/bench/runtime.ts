@@ -13,7 +13,7 @@ import type { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
-import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/bpf-layout";
+import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/datapath/fdb";
 import { LAB_SCRIPT, labSshArgs, labUp, type Lab, type LabHost } from "../../test/support/lab";
 import { atLeast, Cleanups, fmt, fmtInt, maxOf, median, minOf, msSince, parseArgs, runBenchmark, Verdict } from "./common";
 

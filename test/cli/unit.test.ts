@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { COUNTERS, type CounterName } from "../../provider/helper/bpf-layout";
+import { COUNTERS, type CounterName } from "../../provider/common/counters";
 import { summarize, rates, fromReply, type Attachment, type Counts } from "../../cli/counters";
 import { statsJson, statsTables } from "../../cli/stats-view";
 import { registryOf, parseListen } from "../../cli/commands/metrics";

@@ -5,7 +5,7 @@
 import { BpfObject } from "../../provider/helper/kernel/bpf";
 import { KernelError } from "../../provider/helper/kernel/errors";
 import { encodeDevmapValue, encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
-import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/bpf-layout";
+import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/datapath/fdb";
 import { requireRoot } from "../support/require-root";
 import { Lab, XDP_DROP, XDP_PASS, XDP_REDIRECT, loadObject, makeLab, moved, snapshot } from "./support/env";
 import * as P from "./support/packets";

@@ -6,7 +6,10 @@
 // a frame's pointers but not its bytes between batches (KERNEL.md).
 import { BpfLink, BpfObject, BPF_F_TEST_XDP_LIVE_FRAMES, possibleCpus } from "../../provider/helper/kernel/bpf";
 import { decodeDevmapValue, encodeDevmapValue, encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
-import { encodeAcl, encodeFdbKey, encodeFdbValue, encodeVmConfig, sumPerCpuCounter } from "../../provider/helper/bpf-layout";
+import { encodeAcl, NO_ACL } from "../../provider/helper/datapath/acl";
+import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/datapath/fdb";
+import { encodeVmConfig } from "../../provider/helper/datapath/vm-config";
+import { sumPerCpuCounter } from "../../provider/helper/datapath/counters";
 import { requireRoot } from "../support/require-root";
 import { Lab, XDP_REDIRECT, loadObject, makeLab, moved, snapshot } from "./support/env";
 import * as P from "./support/packets";
@@ -68,7 +71,7 @@ describe("datapath with live frames (real kernel)", () => {
     const vmB = lab.ifindex("vmB");
     acl.map("ingress_acl").update(
       encodeU32Key(vmA),
-      encodeAcl({ rules: [{ action: "drop", proto: P.IPPROTO_TCP, dport: [22, 22] }], defaultAction: "pass" }),
+      encodeAcl({ rules: [{ action: "deny", protocol: P.IPPROTO_TCP, dstPorts: { from: 22, to: 22 } }], defaultAction: "allow" }),
     );
     lab.run(() => {
       l2.map("fdb").update(encodeFdbKey({ vlan: 0, mac: VM_A }), encodeFdbValue({ ifindex: vmA }));
@@ -117,7 +120,7 @@ describe("datapath with live frames (real kernel)", () => {
     const legA = lab.ifindex("legA");
     const legB = lab.ifindex("legB");
     const vm = "52:54:00:00:00:01";
-    eg.map("acl").update(encodeU32Key(0), encodeAcl({ rules: [], defaultAction: "pass" }));
+    eg.map("acl").update(encodeU32Key(0), encodeAcl(NO_ACL));
     const setLegs = (legs: number[]): void =>
       eg.map("vm_config").update(
         encodeU32Key(0),
@@ -158,7 +161,7 @@ describe("datapath with live frames (real kernel)", () => {
       encodeU32Key(0),
       encodeVmConfig({ mac: "52:54:00:00:00:01", vlan: 0, uplinkIfindex: lab.ifindex("vmA"), bondIfindexes: [], ipv4: ["192.0.2.10"], ipv6: [], enabled: true }),
     );
-    eg.map("acl").update(encodeU32Key(0), encodeAcl({ rules: [], defaultAction: "pass" }));
+    eg.map("acl").update(encodeU32Key(0), encodeAcl(NO_ACL));
     const f = P.eth(PEER, "52:54:00:00:00:01", P.ETH_P_IP, P.ipv4("192.0.2.10", "203.0.113.9", P.IPPROTO_UDP, P.udp(1, 2)));
     const before = arrivals();
     expect(lab.run(() => eg.program("vm_egress").testRun({ data: f })).retval).toBe(XDP_REDIRECT);

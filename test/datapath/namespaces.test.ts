@@ -12,7 +12,9 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { BpfLink, BpfObject } from "../../provider/helper/kernel/bpf";
 import { encodeDevmapValue, encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
 import { inNetns } from "../../provider/helper/kernel/netns";
-import { encodeAcl, encodeFdbKey, encodeFdbValue, encodeVmConfig } from "../../provider/helper/bpf-layout";
+import { encodeAcl } from "../../provider/helper/datapath/acl";
+import { encodeFdbKey, encodeFdbValue } from "../../provider/helper/datapath/fdb";
+import { encodeVmConfig } from "../../provider/helper/datapath/vm-config";
 import { requireCommand, requireRoot } from "../support/require-root";
 import { ScratchNetns, createScratchNetns } from "../support/scratch-netns";
 import { loadObject, moved, snapshot, Snapshot } from "./support/env";
@@ -102,7 +104,7 @@ describe("XDP datapath between namespaces (live traffic, real kernel)", () => {
       encodeU32Key(0),
       encodeVmConfig({ mac: VM_MAC, vlan: 0, uplinkIfindex: upl0, bondIfindexes: [], ipv4: [VM_IP], ipv6: [VM_IP6, VM_LL6], enabled: true }),
     );
-    egress.map("acl").update(encodeU32Key(0), encodeAcl({ rules: [{ action: "drop", proto: 6, dport: [22, 22] }], defaultAction: "pass" }));
+    egress.map("acl").update(encodeU32Key(0), encodeAcl({ rules: [{ action: "deny", protocol: 6, dstPorts: { from: 22, to: 22 } }], defaultAction: "allow" }));
     inNetns(hv.name, () => {
       l2.map("fdb").update(encodeFdbKey({ vlan: 0, mac: VM_MAC }), encodeFdbValue({ ifindex: tap0 }));
       l2.map("ports").update(encodeU32Key(tap0), encodeDevmapValue(tap0));

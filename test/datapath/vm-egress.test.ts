@@ -5,7 +5,9 @@
 // exactly which counter moved after each frame.
 import { BpfObject } from "../../provider/helper/kernel/bpf";
 import { encodeU32Key } from "../../provider/helper/kernel/bpf/devmap";
-import { AclRule, VmConfig, encodeAcl, encodeVmConfig } from "../../provider/helper/bpf-layout";
+import { AclAction, AclRule } from "../../provider/common/args/common";
+import { encodeAcl } from "../../provider/helper/datapath/acl";
+import { VmConfig, encodeVmConfig } from "../../provider/helper/datapath/vm-config";
 import { requireRoot } from "../support/require-root";
 import { Lab, XDP_DROP, XDP_PASS, XDP_REDIRECT, loadObject, makeLab, moved, snapshot } from "./support/env";
 import * as P from "./support/packets";
@@ -33,7 +35,7 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
     ...over,
   });
   const setConfig = (c: VmConfig): void => obj.map("vm_config").update(encodeU32Key(0), encodeVmConfig(c));
-  const setAcl = (rules: AclRule[], defaultAction: "pass" | "drop"): void =>
+  const setAcl = (rules: AclRule[], defaultAction: AclAction): void =>
     obj.map("acl").update(encodeU32Key(0), encodeAcl({ rules, defaultAction }));
 
   beforeAll(() => {
@@ -45,7 +47,7 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
   beforeEach(() => {
     obj = loadObject("vm_egress.o");
     setConfig(config());
-    setAcl([], "pass");
+    setAcl([], "allow");
   });
 
   afterEach(() => obj?.close());
@@ -148,7 +150,7 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
   });
 
   test("validated ARP/NDP bypass the ACL; everything IP meets it (also multicast)", () => {
-    setAcl([], "drop");
+    setAcl([], "deny");
     expectStack(P.eth(P.BROADCAST, VM_MAC, P.ETH_P_ARP, P.arp(1, VM_MAC, VM_IP, "00:00:00:00:00:00", "192.0.2.1")));
     const nsolicit = P.eth("33:33:ff:00:00:01", VM_MAC, P.ETH_P_IPV6,
       P.ipv6(VM_LL6, "ff02::1:ff00:1", 58, P.icmpv6(VM_LL6, "ff02::1:ff00:1", 135, P.ndBody("fe80::1")), 255));
@@ -162,12 +164,12 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
   test("ACL hit and miss, first match wins, both families", () => {
     setAcl(
       [
-        { action: "drop", proto: 17, dst: "203.0.113.0/24", dport: [53, 53] },
-        { action: "pass", proto: 17, dst: "203.0.113.0/24" },
-        { action: "pass", proto: 6, dst: "2001:db8:1::/48", dport: [443, 443] },
-        { action: "drop", family: 6 },
+        { action: "deny", protocol: "udp", dst: "203.0.113.0/24", dstPorts: { from: 53, to: 53 } },
+        { action: "allow", protocol: "udp", dst: "203.0.113.0/24" },
+        { action: "allow", protocol: "tcp", dst: "2001:db8:1::/48", dstPorts: { from: 443, to: 443 } },
+        { action: "deny", src: "::/0" },
       ],
-      "pass",
+      "allow",
     );
     expectDrop(udp4(VM_IP, "203.0.113.5", 53), "drop_acl"); // rule 0
     expectRedirect(udp4(VM_IP, "203.0.113.5", 123)); // rule 1
@@ -178,7 +180,7 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
   });
 
   test("ACL default drop lets only what a rule passes through", () => {
-    setAcl([{ action: "pass", proto: 6, dport: [80, 443] }], "drop");
+    setAcl([{ action: "allow", protocol: "tcp", dstPorts: { from: 80, to: 443 } }], "deny");
     expectRedirect(P.eth(GW_MAC, VM_MAC, P.ETH_P_IP, P.ipv4(VM_IP, "203.0.113.5", P.IPPROTO_TCP, P.tcp(40000, 80))));
     expectDrop(P.eth(GW_MAC, VM_MAC, P.ETH_P_IP, P.ipv4(VM_IP, "203.0.113.5", P.IPPROTO_TCP, P.tcp(40000, 444))), "drop_acl");
     // A non-first fragment has no ports: it cannot match a port rule.
@@ -187,7 +189,7 @@ describe("vm-egress (BPF_PROG_TEST_RUN, real kernel)", () => {
   });
 
   test("an IPv6 destination-options header cannot hide the TCP port from the ACL", () => {
-    setAcl([{ action: "drop", proto: 6, dport: [22, 22] }], "pass");
+    setAcl([{ action: "deny", protocol: "tcp", dstPorts: { from: 22, to: 22 } }], "allow");
     const dstopts = Buffer.from([P.IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0]); // next=TCP, len 0, PadN
     const hidden = P.eth(GW_MAC, VM_MAC, P.ETH_P_IPV6, P.ipv6(VM_IP6, "2001:db8:1::5", 60, Buffer.concat([dstopts, P.tcp(40000, 22)])));
     expectDrop(hidden, "drop_acl");

@@ -1,4 +1,4 @@
-// The TypeScript mirror (provider/helper/bpf-layout.ts) against the BTF clang wrote into
+// The TypeScript mirror (provider/helper/datapath/) against the BTF clang wrote into
 // the datapath objects: every struct's size, member names and offsets, the maps' key and
 // value types and capacities, and the built-in program names. A field added, moved or
 // resized on one side only fails here; so does a counter renamed in hvnet.h only.
@@ -6,16 +6,11 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  BUILTIN_PROGRAMS,
-  COUNTERS,
-  FDB_MAX_ENTRIES,
-  INGRESS_ACL_MAX_ENTRIES,
-  PORTS_MAX_ENTRIES,
-  STRUCTS,
-  StructName,
-  counterEnumName,
-} from "../../provider/helper/bpf-layout";
+import { COUNTERS } from "../../provider/common/counters";
+import { FDB_MAX_ENTRIES, INGRESS_ACL_MAX_ENTRIES, PORTS_MAX_ENTRIES } from "../../provider/helper/datapath/limits";
+import { STRUCTS, StructName } from "../../provider/helper/datapath/structs";
+import { PROGRAM_OBJECTS } from "../../provider/helper/datapath/programs";
+import { counterEnumName } from "../../provider/helper/datapath/counters";
 import { requireCommand } from "../support/require-root";
 import { buildDatapath } from "../datapath/support/build";
 
@@ -81,7 +76,7 @@ beforeAll(() => {
   }
 });
 
-describe("bpf-layout.ts mirrors the BTF of the built objects", () => {
+describe("provider/helper/datapath mirrors the BTF of the built objects", () => {
   test.each(Object.keys(STRUCTS) as StructName[])("struct %s: size, member names and offsets", (name) => {
     const found = [...btfs.entries()].filter(([, b]) => b.named("STRUCT", name));
     expect(found.length).toBeGreaterThan(0);
@@ -128,7 +123,7 @@ describe("bpf-layout.ts mirrors the BTF of the built objects", () => {
   });
 
   test("built-in programs: object, function and declared maps exist", () => {
-    for (const [builtin, b] of Object.entries(BUILTIN_PROGRAMS)) {
+    for (const [builtin, b] of Object.entries(PROGRAM_OBJECTS)) {
       const btf = btfs.get(b.object);
       expect({ builtin, hasObject: btf !== undefined }).toEqual({ builtin, hasObject: true });
       const fn = btf!.named("FUNC", b.program);

@@ -1,28 +1,16 @@
-// The datapath map encodings (provider/helper/bpf-layout.ts) byte for byte against the
+// The datapath map encodings (provider/helper/datapath/) byte for byte against the
 // C layouts of bpf/include/hvnet.h, and the ACL compiler against a plain first-match
 // evaluation of the same rules over thousands of random packets, looked up the way the C
 // classifier does (a fixed 8-step binary search over the compiled intervals).
 import { randomBytes } from "node:crypto";
-import {
-  ACL_MAX_RULES,
-  ACL_SLOTS,
-  AclRule,
-  COUNTERS,
-  STRUCTS,
-  aclTablesMatchRules,
-  counterEnumName,
-  decodeAcl,
-  decodeFdbKey,
-  decodeFdbValue,
-  decodeVmConfig,
-  encodeAcl,
-  encodeCounterKey,
-  encodeFdbKey,
-  encodeFdbValue,
-  encodeVmConfig,
-  readCounters,
-  sumPerCpuCounter,
-} from "../../provider/helper/bpf-layout";
+import { AclRule, MAX_ACL_RULES } from "../../provider/common/args/common";
+import { COUNTERS } from "../../provider/common/counters";
+import { ACL_SLOTS } from "../../provider/helper/datapath/limits";
+import { STRUCTS } from "../../provider/helper/datapath/structs";
+import { decodeFdbKey, decodeFdbValue, encodeFdbKey, encodeFdbValue } from "../../provider/helper/datapath/fdb";
+import { decodeVmConfig, encodeVmConfig } from "../../provider/helper/datapath/vm-config";
+import { aclTablesMatchRules, decodeAcl, encodeAcl } from "../../provider/helper/datapath/acl";
+import { counterEnumName, encodeCounterKey, readCounters, sumPerCpuCounter } from "../../provider/helper/datapath/counters";
 
 const A = STRUCTS.hvnet_acl.members;
 
@@ -139,8 +127,10 @@ function prefixOf(text: string | undefined): { v: bigint; len: number; family: 4
   return { v, len: len === undefined ? 32 : Number(len), family: 4 };
 }
 
+const PROTOCOL_NUMBERS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 };
+
 /** The specification: rules in order, first match wins. */
-function classifyNaive(rules: AclRule[], def: "pass" | "drop", p: Packet): "pass" | "drop" {
+function classifyNaive(rules: AclRule[], def: "allow" | "deny", p: Packet): "pass" | "drop" {
   const inPrefix = (text: string | undefined, v: bigint): boolean => {
     const pre = prefixOf(text);
     if (!pre) return true;
@@ -149,18 +139,19 @@ function classifyNaive(rules: AclRule[], def: "pass" | "drop", p: Packet): "pass
     return v >> shift === pre.v >> shift;
   };
   for (const r of rules) {
-    const fam = r.family ?? prefixOf(r.src)?.family ?? prefixOf(r.dst)?.family;
+    const fam = prefixOf(r.src)?.family ?? prefixOf(r.dst)?.family;
     if (fam !== undefined && fam !== p.family) continue;
-    if (r.proto !== undefined && r.proto !== 0 && r.proto !== p.proto) continue;
+    const proto = typeof r.protocol === "string" ? PROTOCOL_NUMBERS[r.protocol] : r.protocol;
+    if (proto !== undefined && proto !== 0 && proto !== p.proto) continue;
     if (!inPrefix(r.src, p.src) || !inPrefix(r.dst, p.dst)) continue;
-    if (r.sport || r.dport) {
+    if (r.srcPorts || r.dstPorts) {
       if (!p.ports) continue;
-      if (r.sport && (p.ports[0] < r.sport[0] || p.ports[0] > r.sport[1])) continue;
-      if (r.dport && (p.ports[1] < r.dport[0] || p.ports[1] > r.dport[1])) continue;
+      if (r.srcPorts && (p.ports[0] < r.srcPorts.from || p.ports[0] > r.srcPorts.to)) continue;
+      if (r.dstPorts && (p.ports[1] < r.dstPorts.from || p.ports[1] > r.dstPorts.to)) continue;
     }
-    return r.action;
+    return r.action === "allow" ? "pass" : "drop";
   }
-  return def;
+  return def === "allow" ? "pass" : "drop";
 }
 
 /** Deterministic pseudo-random numbers so a failure can be replayed. */
@@ -186,25 +177,26 @@ function randomRules(rand: () => number, n: number): AclRule[] {
     for (let i = 7; i >= 0; i--) hex.push(((v >> BigInt(16 * i)) & 0xffffn).toString(16));
     return `${hex.join(":")}/${len}`;
   };
-  const ports = (): [number, number] => {
+  const ports = (): { from: number; to: number } => {
     const lo = pick([0, 22, 53, 80, 443, 1024, 8000, 65535, Math.floor(rand() * 65536)]);
-    return [lo, Math.min(65535, lo + pick([0, 0, 10, 1000, 70000]))];
+    return { from: lo, to: Math.min(65535, lo + pick([0, 0, 10, 1000, 70000])) };
   };
   return Array.from({ length: n }, () => {
-    const r: AclRule = { action: rand() < 0.5 ? "pass" : "drop" };
+    const r: AclRule = { action: rand() < 0.5 ? "allow" : "deny" };
     const fam = pick([4, 4, 6, 0]);
+    // A rule of one family that names no address says so with the family's /0 prefix.
     if (fam === 4) {
       if (rand() < 0.6) r.src = v4(pick([8, 16, 24, 32, 0]));
       if (rand() < 0.7) r.dst = v4(pick([8, 16, 24, 32]));
-      if (!r.src && !r.dst) r.family = 4;
+      if (!r.src && !r.dst) r.src = "0.0.0.0/0";
     } else if (fam === 6) {
       if (rand() < 0.6) r.src = v6(pick([32, 48, 64, 128]));
       if (rand() < 0.7) r.dst = v6(pick([32, 48, 64, 128]));
-      if (!r.src && !r.dst) r.family = 6;
+      if (!r.src && !r.dst) r.src = "::/0";
     }
-    if (rand() < 0.6) r.proto = pick([6, 17, 1, 58]);
-    if (rand() < 0.4) r.sport = ports();
-    if (rand() < 0.6) r.dport = ports();
+    if (rand() < 0.6) r.protocol = pick([6, 17, 1, 58]);
+    if (rand() < 0.4) r.srcPorts = ports();
+    if (rand() < 0.6) r.dstPorts = ports();
     return r;
   });
 }
@@ -226,12 +218,12 @@ function packetsFor(rand: () => number, rules: AclRule[], n: number): Packet[] {
   };
   return Array.from({ length: n }, () => {
     const r = pick(rules);
-    const family: 4 | 6 = prefixOf(r.src)?.family ?? prefixOf(r.dst)?.family ?? r.family ?? pick([4, 6] as const);
-    const proto = rand() < 0.8 && r.proto ? r.proto : pick([6, 17, 1, 58, 47]);
-    const edge = (range: [number, number] | undefined): number =>
-      range ? Math.max(0, Math.min(65535, pick([range[0], range[1], range[0] - 1, range[1] + 1]))) : Math.floor(rand() * 65536);
+    const family: 4 | 6 = prefixOf(r.src)?.family ?? prefixOf(r.dst)?.family ?? pick([4, 6] as const);
+    const proto = rand() < 0.8 && typeof r.protocol === "number" && r.protocol ? r.protocol : pick([6, 17, 1, 58, 47]);
+    const edge = (range: { from: number; to: number } | undefined): number =>
+      range ? Math.max(0, Math.min(65535, pick([range.from, range.to, range.from - 1, range.to + 1]))) : Math.floor(rand() * 65536);
     const p: Packet = { family, proto, src: near(r.src, family), dst: near(r.dst, family) };
-    if (proto === 6 || proto === 17) p.ports = [edge(r.sport), edge(r.dport)];
+    if (proto === 6 || proto === 17) p.ports = [edge(r.srcPorts), edge(r.dstPorts)];
     return p;
   });
 }
@@ -240,8 +232,8 @@ describe("ACL compiler", () => {
   test("64 random rules: the compiled classifier agrees with first-match evaluation on 20,000 packets", () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const rand = rng(seed);
-      const rules = randomRules(rand, ACL_MAX_RULES);
-      for (const def of ["pass", "drop"] as const) {
+      const rules = randomRules(rand, MAX_ACL_RULES);
+      for (const def of ["allow", "deny"] as const) {
         const buf = encodeAcl({ rules, defaultAction: def });
         const pkts = packetsFor(rand, rules, 2000);
         const wrong = pkts.filter((p) => classifyCompiled(buf, p) !== classifyNaive(rules, def, p));
@@ -255,11 +247,11 @@ describe("ACL compiler", () => {
 
   test("first match wins; later rules and the default only see what earlier rules left", () => {
     const rules: AclRule[] = [
-      { action: "drop", proto: 6, dst: "10.0.0.0/8", dport: [22, 22] },
-      { action: "pass", dst: "10.0.0.0/8" },
-      { action: "pass", family: 6, proto: 58 },
+      { action: "deny", protocol: "tcp", dst: "10.0.0.0/8", dstPorts: { from: 22, to: 22 } },
+      { action: "allow", dst: "10.0.0.0/8" },
+      { action: "allow", src: "::/0", protocol: "icmpv6" },
     ];
-    const buf = encodeAcl({ rules, defaultAction: "drop" });
+    const buf = encodeAcl({ rules, defaultAction: "deny" });
     const v4 = (d: string): bigint => prefixOf(d)!.v;
     expect(classifyCompiled(buf, { family: 4, proto: 6, src: 1n, dst: v4("10.1.2.3"), ports: [40000, 22] })).toBe("drop");
     expect(classifyCompiled(buf, { family: 4, proto: 6, src: 1n, dst: v4("10.1.2.3"), ports: [40000, 23] })).toBe("pass");
@@ -270,7 +262,7 @@ describe("ACL compiler", () => {
   });
 
   test("empty ACL: every packet gets the default action; tables are one interval padded to the top", () => {
-    const buf = encodeAcl({ rules: [], defaultAction: "pass" });
+    const buf = encodeAcl({ rules: [], defaultAction: "allow" });
     expect(buf.length).toBe(STRUCTS.hvnet_acl.size);
     expect(buf.readUInt32LE(A.rule_count)).toBe(0);
     expect(buf[A.default_action]).toBe(1);
@@ -281,24 +273,26 @@ describe("ACL compiler", () => {
 
   test("rules are stored verbatim after the tables and decode back; tables are checked against them", () => {
     const rules: AclRule[] = [
-      { action: "pass", proto: 17, src: "192.0.2.0/24", dport: [53, 53] },
-      { action: "drop", dst: "2001:db8::/32", sport: [1024, 65535] },
-      { action: "pass", family: 4 },
-      { action: "drop" },
+      { action: "allow", protocol: "udp", src: "192.0.2.0/24", dstPorts: { from: 53, to: 53 } },
+      { action: "deny", dst: "2001:db8::/32", srcPorts: { from: 1024, to: 65535 } },
+      { action: "allow", src: "0.0.0.0/0" },
+      { action: "deny" },
     ];
-    const buf = encodeAcl({ rules, defaultAction: "drop" });
+    const buf = encodeAcl({ rules, defaultAction: "deny" });
     const r0 = A.rules;
     const R = STRUCTS.hvnet_acl_rule.members;
     expect([buf[r0 + R.family], buf[r0 + R.proto], buf[r0 + R.action], buf[r0 + R.src_len], buf[r0 + R.dst_len]]).toEqual([4, 17, 1, 24, 0]);
     expect([buf.readUInt16LE(r0 + R.dport_lo), buf.readUInt16LE(r0 + R.dport_hi)]).toEqual([53, 53]);
     expect(buf.subarray(r0 + R.src, r0 + R.src + 4).toString("hex")).toBe("c0000200");
+    // The family of each rule is stored; the users' shape has none, so a /0 reads back as no prefix.
+    expect([0, 1, 2, 3].map((i) => buf[r0 + STRUCTS.hvnet_acl_rule.size * i + R.family])).toEqual([4, 6, 4, 0]);
     expect(decodeAcl(buf)).toEqual({
-      defaultAction: "drop",
+      defaultAction: "deny",
       rules: [
-        { action: "pass", family: 4, proto: 17, src: "192.0.2.0/24", dport: [53, 53] },
-        { action: "drop", family: 6, dst: "2001:db8::/32", sport: [1024, 65535] },
-        { action: "pass", family: 4 },
-        { action: "drop" },
+        { action: "allow", protocol: "udp", src: "192.0.2.0/24", dstPorts: { from: 53, to: 53 } },
+        { action: "deny", dst: "2001:db8::/32", srcPorts: { from: 1024, to: 65535 } },
+        { action: "allow" },
+        { action: "deny" },
       ],
     });
     expect(aclTablesMatchRules(buf)).toBe(true);
@@ -308,14 +302,14 @@ describe("ACL compiler", () => {
   });
 
   test("refuses more than 64 rules, host bits, mixed families and bad port ranges", () => {
-    const many = Array.from({ length: 65 }, () => ({ action: "pass" as const }));
-    expect(() => encodeAcl({ rules: many, defaultAction: "drop" })).toThrow(/at most 64/);
-    expect(() => encodeAcl({ rules: [{ action: "pass", src: "10.0.0.1/8" }], defaultAction: "drop" })).toThrow(/host bits/);
-    expect(() => encodeAcl({ rules: [{ action: "pass", src: "10.0.0.0/8", dst: "2001:db8::/32" }], defaultAction: "drop" })).toThrow(
+    const many = Array.from({ length: 65 }, () => ({ action: "allow" as const }));
+    expect(() => encodeAcl({ rules: many, defaultAction: "deny" })).toThrow(/at most 64/);
+    expect(() => encodeAcl({ rules: [{ action: "allow", src: "10.0.0.1/8" }], defaultAction: "deny" })).toThrow(/host bits/);
+    expect(() => encodeAcl({ rules: [{ action: "allow", src: "10.0.0.0/8", dst: "2001:db8::/32" }], defaultAction: "deny" })).toThrow(
       /disagree/,
     );
-    expect(() => encodeAcl({ rules: [{ action: "pass", dport: [10, 5] }], defaultAction: "drop" })).toThrow(/lo <= hi/);
-    expect(() => encodeAcl({ rules: [{ action: "pass", src: "10.0.0.0/33" }], defaultAction: "drop" })).toThrow(/prefix length/);
+    expect(() => encodeAcl({ rules: [{ action: "allow", dstPorts: { from: 10, to: 5 } }], defaultAction: "deny" })).toThrow(/lo <= hi/);
+    expect(() => encodeAcl({ rules: [{ action: "allow", src: "10.0.0.0/33" }], defaultAction: "deny" })).toThrow(/prefix length/);
   });
 });
 

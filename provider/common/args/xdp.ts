@@ -3,6 +3,7 @@ import { InputReader, UNKNOWN } from "../validate/reader";
 import { BPFFS_ROOT } from "../validate/formats";
 import { readAdopt, readOwnership, Ownership } from "./common";
 
+/** The built-in names users may give; provider/helper/datapath/programs.ts maps each to its object. */
 export const BUILTIN_PROGRAMS = ["l2fwd", "vm-egress", "pass"] as const;
 export type BuiltinProgram = (typeof BUILTIN_PROGRAMS)[number];
 export type ProgramRef = BuiltinProgram | { object: string; section: string };

@@ -10,10 +10,16 @@
 // per table would make a single-entry request beside 8,000 owned entries cost ~10 ms of
 // JSON; a shard holds 1/SHARDS of that. Within a shard, owner and op strings are stored
 // once and each key points at them.
+//
+// The rules on those records, shared by FdbEntry and FdbTable, are here too: who counts as
+// an entry's owner, and why a write over an existing entry is refused.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { REGISTRY_DIR, pruneEmptyDirs } from "../state/paths";
 import { deleteRecord, readRecord, writeRecord } from "../state/registry";
+import { decodeFdbValue } from "../datapath/fdb";
+import { Ownership } from "../../common/args/common";
+import { FdbArgs } from "../../common/args/fdb";
 
 const KIND = "fdb-owners";
 const SHARDS = 32;
@@ -196,4 +202,28 @@ export class TableOwners {
 export function forgetTableOwners(tablePin: string): void {
   fs.rmSync(tableDir(tablePin), { recursive: true, force: true });
   pruneEmptyDirs(path.dirname(tableDir(tablePin)));
+}
+
+/** Whether the caller is the recorded owner: the same owner, or the same operation retried. */
+export function ownedBy(who: Ownership, rec: EntryOwner): boolean {
+  return (who.owner !== undefined && who.owner === rec.owner) || (who.op !== undefined && who.op === rec.op);
+}
+
+/**
+ * Why `e` may not be written over the entry `cur` (recorded owner `rec`), or undefined when
+ * it may: absent, adopted, the caller's own (same owner, or the same operation retried),
+ * or, between callers that name no owner at all, the very same entry (as before owners).
+ */
+export function refusal(e: FdbArgs, cur: Buffer | null, rec: EntryOwner | undefined, value: Buffer): string | undefined {
+  if (cur === null || e.adopt) return undefined;
+  const what = `FDB entry vlan ${e.vlan} ${e.mac} in ${e.table}`;
+  if (rec) {
+    if (ownedBy(e, rec)) return undefined;
+    return `${what} is owned by ${rec.owner}; set adopt: true to take it over`;
+  }
+  const target = `to ifindex ${decodeFdbValue(cur).ifindex}`;
+  if (e.owner === undefined) {
+    return cur.equals(value) ? undefined : `${what} already exists (${target}); set adopt: true to take it over`;
+  }
+  return `${what} already exists (${target}) and has no owner (made by hand or by another tool); set adopt: true to take it over`;
 }

@@ -7,14 +7,14 @@ import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
 import { encodeU32Key } from "../kernel/bpf";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
-import * as layout from "../bpf-layout";
+import { decodeFdbKey, decodeFdbValue, encodeFdbKey, encodeFdbValue } from "../datapath/fdb";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { withRt } from "./device";
 import { Acl } from "../../common/args/common";
-import { EntryOwner, TableOwners } from "./fdb-owners";
+import { EntryOwner, TableOwners, refusal } from "./fdb-owners";
 import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "../../common/args/fdb";
-import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, refusal, setPort, tableLock } from "./fdb";
+import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, setPort, tableLock } from "./fdb-table";
 
 /** An entry of the map as this owner holds it: its key bytes, value and owner record. */
 interface Held {
@@ -86,10 +86,10 @@ function applyLocked(args: FdbTableArgs, owner: string, table: Table, rt: RtNetl
   let added = 0;
   let changed = 0;
   for (const e of args.entries) {
-    const key = layout.encodeFdbKey(e);
+    const key = encodeFdbKey(e);
     const id = key.toString("hex");
     wanted.add(id);
-    const value = layout.encodeFdbValue({ ifindex: byName.get(e.device)! });
+    const value = encodeFdbValue({ ifindex: byName.get(e.device)! });
     const h = held.get(id);
     const why = refusal({ ...e, table: args.table, adopt: args.adopt, owner, op: args.op }, h?.value ?? null, h?.rec, value);
     if (why) {
@@ -201,8 +201,8 @@ export function showFdbTable(raw: unknown): { table: string; entries: KeyedEntri
       for (const [key, value] of table.fdb.entries()) {
         const rec = owners.get(key.toString("hex"));
         if (!rec || rec.owner !== owner) continue;
-        const { vlan, mac } = layout.decodeFdbKey(key);
-        const { ifindex } = layout.decodeFdbValue(value);
+        const { vlan, mac } = decodeFdbKey(key);
+        const { ifindex } = decodeFdbValue(value);
         if (!acls.has(ifindex)) acls.set(ifindex, portAcl(table, ifindex, rules));
         const e: FdbTableEntry = { vlan, mac, device: byIndex.get(ifindex) ?? `ifindex:${ifindex}` };
         const acl = acls.get(ifindex);

@@ -9,7 +9,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BpfLink, BpfMap, BpfProgram, possibleCpus } from "../kernel/bpf";
-import { COUNTERS, readCounters } from "../bpf-layout";
+import { COUNTERS } from "../../common/counters";
+import { readCounters } from "../datapath/counters";
 import { InputReader } from "../../common/validate/reader";
 import { REGISTRY_DIR } from "../state/paths";
 import { readRecord } from "../state/registry";

@@ -9,7 +9,9 @@ import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
 import { getFeatures, setFeatures } from "../kernel/ethtool/features";
 import { BpfMap } from "../kernel/bpf";
-import * as layout from "../bpf-layout";
+import { VM_MAX_IPV4, VM_MAX_IPV6 } from "../datapath/limits";
+import { decodeVmConfig, encodeVmConfig } from "../datapath/vm-config";
+import { decodeAcl, encodeAcl, NO_ACL } from "../datapath/acl";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
@@ -19,7 +21,6 @@ import { readVmifArgs, readVmOwnership, VmifArgs } from "../../common/args/vmif"
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
 import { deviceLock, withRt } from "./device";
 import { qemuArgs, libvirtXml } from "./vmif-qemu";
-import { toLayoutAcl, fromLayoutAcl } from "./acl-convert";
 
 const RECORDS = "vmif";
 const owners = ownerStore(RECORDS);
@@ -59,16 +60,16 @@ function writeEgressConfig(args: VmifArgs, pinDir: string, rt: RtNetlink): void 
   const uplinkIfindex = args.uplink ? ifindexOf(args.uplink) : legs[0];
   const v4 = args.addresses.filter((a) => !a.includes(":"));
   const v6 = args.addresses.filter((a) => a.includes(":"));
-  if (v4.length > layout.VM_MAX_IPV4) throw new OpError("EINVAL", `addresses: at most ${layout.VM_MAX_IPV4} IPv4 addresses per VM, got ${v4.length}`);
-  if (v6.length > layout.VM_MAX_IPV6) throw new OpError("EINVAL", `addresses: at most ${layout.VM_MAX_IPV6} IPv6 addresses per VM, got ${v6.length}`);
+  if (v4.length > VM_MAX_IPV4) throw new OpError("EINVAL", `addresses: at most ${VM_MAX_IPV4} IPv4 addresses per VM, got ${v4.length}`);
+  if (v6.length > VM_MAX_IPV6) throw new OpError("EINVAL", `addresses: at most ${VM_MAX_IPV6} IPv6 addresses per VM, got ${v6.length}`);
   const maps = mapsDirOf(pinDir);
   const acl = BpfMap.fromPin(`${maps}/acl`);
   const config = BpfMap.fromPin(`${maps}/vm_config`);
   try {
     const zero = Buffer.alloc(4);
     // ACL first, config (which enables the VM) last: a half-written VM fails closed.
-    acl.update(zero, layout.encodeAcl(toLayoutAcl(args.egress?.acl)));
-    config.update(zero, layout.encodeVmConfig({
+    acl.update(zero, encodeAcl(args.egress?.acl ?? NO_ACL));
+    config.update(zero, encodeVmConfig({
       mac: args.mac, vlan: args.vlan ?? 0, uplinkIfindex, bondIfindexes: legs, ipv4: v4, ipv6: v6, enabled: true,
     }));
   } finally {
@@ -141,14 +142,14 @@ export function showVmif(raw: unknown) {
       const acl = BpfMap.fromPin(`${mapsDirOf(pinDir)}/acl`);
       try {
         const zero = Buffer.alloc(4);
-        const c = layout.decodeVmConfig(config.lookup(zero)!);
+        const c = decodeVmConfig(config.lookup(zero)!);
         out.addresses = [...c.ipv4, ...c.ipv6];
         out.mac = c.mac;
         if (c.vlan) out.vlan = c.vlan;
         const rules = acl.lookup(zero);
         const e: Record<string, unknown> = recorded?.egress && typeof recorded.egress === "object" ? { ...recorded.egress } : {};
         if (rules) {
-          const decoded = fromLayoutAcl(layout.decodeAcl(rules));
+          const decoded = decodeAcl(rules);
           if (decoded.rules.length || decoded.defaultAction !== "allow") e.acl = decoded;
           else delete e.acl;
         }

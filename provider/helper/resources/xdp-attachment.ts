@@ -10,7 +10,7 @@ import { BpfObject, BpfLink, BpfMap, BpfProgram } from "../kernel/bpf";
 import { ensureBpffs, mkdirpBpffs, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf/pin";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { OpError } from "../rpc/errors";
-import { builtin } from "../bpf-objects";
+import { builtin } from "../datapath/programs";
 import { ProgramRef } from "../../common/args/xdp";
 import { BPFFS_ROOT } from "../../common/validate/formats";
 

@@ -5,7 +5,8 @@
 import { join } from "node:path";
 import { BpfObject, possibleCpus } from "../../../provider/helper/kernel/bpf";
 import { inNetns } from "../../../provider/helper/kernel/netns";
-import { COUNTERS, CounterName, readCounters } from "../../../provider/helper/bpf-layout";
+import { COUNTERS, CounterName } from "../../../provider/common/counters";
+import { readCounters } from "../../../provider/helper/datapath/counters";
 import { ScratchNetns, createScratchNetns } from "../../support/scratch-netns";
 import { buildDatapath } from "./build";
 
