@@ -10,6 +10,7 @@ const { schemaFacts, changeNote, short } = require("./schema-facts");
 const root = path.resolve(__dirname, "..");
 const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8"));
 const facts = schemaFacts(schema);
+const HOST = "hvnet:index:Host";
 const sdkTarget = path.join(root, "sdk", "generated.ts");
 const factsTarget = path.join(root, "provider", "common", "schema-facts.ts");
 
@@ -51,7 +52,7 @@ let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
 import { configError } from "./targets";
-import { RESOURCE_FACTS } from "../provider/common/schema-facts";
+import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
 /**
  * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
@@ -69,8 +70,9 @@ function refuseUnknown(type: string, name: string, args: unknown, known: readonl
 for (const [token, t] of Object.entries(schema.types)) {
   out += doc(t.description, "");
   out += iface(`${short(token)}Args`, t.properties, t.required || [], true);
-  out += doc(t.description, "");
-  out += iface(short(token), t.properties, t.required || [], false);
+  // The plain Host type is the facts module's (the provider's HostSpec): one type, not two alike.
+  if (token === HOST) out += `export type { Host };\n\n`;
+  else out += doc(t.description, "") + iface(short(token), t.properties, t.required || [], false);
 }
 for (const [token, r] of Object.entries(schema.resources)) {
   const name = short(token);
@@ -115,39 +117,18 @@ out = out.trimEnd() + "\n";
 
 /** The facts module: the Host type and, per resource, what the runtime and helper decide by. */
 function factsModule() {
-  const host = schema.types["hvnet:index:Host"];
+  const host = schema.types[HOST];
   const list = (names) => JSON.stringify(names).replace(/","/g, '", "');
   let s = `// Generated from schema.json by scripts/gen-sdk.js (see scripts/schema-facts.js). Do not edit.
 // What schema.json declares, for the code on both sides of the SSH boundary: the provider
 // decides replace or update, the SDK and the helper refuse unknown fields, from these.
+import type { ResourceFacts } from "./resource-facts";
 
 `;
   s += doc(host.description, "");
   s += iface("Host", host.properties, host.required || [], false);
   s += `/** The Host type's fields. */\nexport const HOST_FIELDS: readonly string[] = ${list(Object.keys(host.properties))};\n\n`;
   s += `export type TypeName = ${Object.keys(facts).map((n) => JSON.stringify(n)).join(" | ")};
-
-/** What schema.json declares of one resource (scripts/schema-facts.js says how). */
-export interface ResourceFacts {
-  /** Its input properties (host included): any other is refused. */
-  inputs: string[];
-  /** Inputs whose value is a string, number or boolean. */
-  plainInputs: string[];
-  /** Inputs whose change replaces the object (replaceOnChanges; host identity always does). */
-  replaceOn: string[];
-  /** The replacement must be deleted first: names clash or the kernel allows one at a time. */
-  deleteBeforeReplace: boolean;
-  /** Output property names the helper returns. */
-  outputs: string[];
-  /** Outputs that are inputs as well, compared like any other input (the helper fills them from an input). */
-  outputsAlsoInputs: string[];
-  /** Inputs that matter only when the object is made: a later change is no change. */
-  creationOnly: string[];
-  /** The inputs and outputs (outputs taken from the outputs) that name the object: what show and remove take. */
-  identityFields: string[];
-  /** The identity fields that are outputs (the kernel's RSS context id): an update carries them along. */
-  identityOutputs: string[];
-}
 
 export const RESOURCE_FACTS: Record<TypeName, ResourceFacts> = {
 `;

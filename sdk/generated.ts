@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
 import { configError } from "./targets";
-import { RESOURCE_FACTS } from "../provider/common/schema-facts";
+import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
 /**
  * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
@@ -38,27 +38,7 @@ export interface HostArgs {
   name?: pulumi.Input<string>;
 }
 
-/** How to reach one hypervisor over SSH. */
-export interface Host {
-  /** IP address or DNS name of the host. */
-  address: string;
-  /** SSH port (default 22). */
-  port?: number;
-  /** SSH user (default root). Any other user runs the helper with `sudo -n`. */
-  user?: string;
-  /** Private key (OpenSSH or PEM text) for public-key authentication. Secret. */
-  privateKey?: string;
-  /** Path of an ssh-agent socket to authenticate with instead of privateKey. */
-  agentSocket?: string;
-  /** The host's key: a `SHA256:...` fingerprint or an OpenSSH public key line. Connecting to a host whose key differs fails. Required unless insecureIgnoreHostKey is true. */
-  hostKey?: string;
-  /** Skip host-key verification. Must be said explicitly; never on production hosts. */
-  insecureIgnoreHostKey?: boolean;
-  /** Bastion to connect through (same shape). */
-  jumpHost?: Host;
-  /** The host's identity in resource ids and in the provider's connection pool (default: address). */
-  name?: string;
-}
+export type { Host };
 
 /** A contiguous range of queues. */
 export interface QueueRangeArgs {

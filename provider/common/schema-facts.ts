@@ -1,6 +1,7 @@
 // Generated from schema.json by scripts/gen-sdk.js (see scripts/schema-facts.js). Do not edit.
 // What schema.json declares, for the code on both sides of the SSH boundary: the provider
 // decides replace or update, the SDK and the helper refuse unknown fields, from these.
+import type { ResourceFacts } from "./resource-facts";
 
 /** How to reach one hypervisor over SSH. */
 export interface Host {
@@ -28,28 +29,6 @@ export interface Host {
 export const HOST_FIELDS: readonly string[] = ["address", "port", "user", "privateKey", "agentSocket", "hostKey", "insecureIgnoreHostKey", "jumpHost", "name"];
 
 export type TypeName = "RssContext" | "NetkitLower" | "XdpProgram" | "FdbEntry" | "FdbTable" | "VmInterface";
-
-/** What schema.json declares of one resource (scripts/schema-facts.js says how). */
-export interface ResourceFacts {
-  /** Its input properties (host included): any other is refused. */
-  inputs: string[];
-  /** Inputs whose value is a string, number or boolean. */
-  plainInputs: string[];
-  /** Inputs whose change replaces the object (replaceOnChanges; host identity always does). */
-  replaceOn: string[];
-  /** The replacement must be deleted first: names clash or the kernel allows one at a time. */
-  deleteBeforeReplace: boolean;
-  /** Output property names the helper returns. */
-  outputs: string[];
-  /** Outputs that are inputs as well, compared like any other input (the helper fills them from an input). */
-  outputsAlsoInputs: string[];
-  /** Inputs that matter only when the object is made: a later change is no change. */
-  creationOnly: string[];
-  /** The inputs and outputs (outputs taken from the outputs) that name the object: what show and remove take. */
-  identityFields: string[];
-  /** The identity fields that are outputs (the kernel's RSS context id): an update carries them along. */
-  identityOutputs: string[];
-}
 
 export const RESOURCE_FACTS: Record<TypeName, ResourceFacts> = {
   RssContext: {

@@ -3,7 +3,8 @@
 // (inputs, replacing inputs, outputs, identity) are schema.json's, through the generated
 // provider/common/schema-facts.ts; a kind's own module holds only its code.
 import { InputReader } from "../common/validate/reader";
-import { RESOURCE_FACTS, ResourceFacts, TypeName } from "../common/schema-facts";
+import { RESOURCE_FACTS, TypeName } from "../common/schema-facts";
+import { ResourceFacts } from "../common/resource-facts";
 
 export interface ResourceKind<Args extends object = any> extends ResourceFacts {
   /** Helper op prefix and id segment: `<host>/<kind>/<object>`. */
