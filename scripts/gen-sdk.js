@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// Generates sdk/generated.ts (input/output types and resource classes) from schema.json,
-// so the SDK and the schema cannot disagree. `--check` fails when the file is stale.
+// Generates, from schema.json, sdk/generated.ts (input/output types and resource classes)
+// and provider/common/schema-facts.ts (what the provider and the helper must know of each
+// resource: its inputs, which of them replace it, its outputs and identity; the Host type),
+// so neither can disagree with the schema. `--check` fails when either file is stale.
 const fs = require("node:fs");
 const path = require("node:path");
+const { schemaFacts, changeNote, short } = require("./schema-facts");
 
 const root = path.resolve(__dirname, "..");
 const schema = JSON.parse(fs.readFileSync(path.join(root, "schema.json"), "utf8"));
-const target = path.join(root, "sdk", "generated.ts");
-
-const short = (token) => token.split(":").pop();
+const facts = schemaFacts(schema);
+const HOST = "hvnet:index:Host";
+const sdkTarget = path.join(root, "sdk", "generated.ts");
+const factsTarget = path.join(root, "provider", "common", "schema-facts.ts");
 
 /** The TypeScript type of a schema property; inputs accept pulumi.Input at every level. */
 function tsType(prop, input) {
@@ -34,10 +38,11 @@ function doc(text, indent) {
   return `${indent}/** ${text.replace(/\*\//g, "*\\/")} */\n`;
 }
 
-function iface(name, props, required, input) {
+/** `note(name, prop)`, if given, adds a sentence to each property's doc. */
+function iface(name, props, required, input, note) {
   let s = `export interface ${name} {\n`;
   for (const [k, p] of Object.entries(props)) {
-    s += doc(p.description || k, "  ");
+    s += doc([p.description || k, note && note(k, p)].filter(Boolean).join(" "), "  ");
     s += `  ${k}${required.includes(k) ? "" : "?"}: ${tsType(p, input)};\n`;
   }
   return s + "}\n\n";
@@ -47,6 +52,7 @@ let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
 import { configError } from "./targets";
+import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
 /**
  * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
@@ -64,13 +70,14 @@ function refuseUnknown(type: string, name: string, args: unknown, known: readonl
 for (const [token, t] of Object.entries(schema.types)) {
   out += doc(t.description, "");
   out += iface(`${short(token)}Args`, t.properties, t.required || [], true);
-  out += doc(t.description, "");
-  out += iface(short(token), t.properties, t.required || [], false);
+  // The plain Host type is the facts module's (the provider's HostSpec): one type, not two alike.
+  if (token === HOST) out += `export type { Host };\n\n`;
+  else out += doc(t.description, "") + iface(short(token), t.properties, t.required || [], false);
 }
 for (const [token, r] of Object.entries(schema.resources)) {
   const name = short(token);
   out += doc(`Inputs of ${name}.`, "");
-  out += iface(`${name}Args`, r.inputProperties, r.requiredInputs || [], true);
+  out += iface(`${name}Args`, r.inputProperties, r.requiredInputs || [], true, (k, p) => changeNote(facts[name], k, p));
 }
 for (const [token, r] of Object.entries(schema.resources)) {
   const name = short(token);
@@ -89,7 +96,7 @@ for (const [token, r] of Object.entries(schema.resources)) {
   out += `\n  constructor(name: string, args: ${name}Args, opts?: pulumi.CustomResourceOptions) {\n`;
   // Every property gets a key, set or not: Pulumi makes output properties only of the
   // keys it is given, and an input left unset still comes back filled (a default).
-  const known = JSON.stringify(Object.keys(r.inputProperties));
+  const known = `RESOURCE_FACTS.${name}.inputs`;
   out += `    refuseUnknown(${JSON.stringify(name)}, name, args, ${known});\n`;
   out += `    const props: Record<string, unknown> = {};\n`;
   out += `    for (const k of ${known}) props[k] = (args as unknown as Record<string, unknown>)[k];\n`;
@@ -108,12 +115,42 @@ for (const [token, r] of Object.entries(schema.resources)) {
 }
 out = out.trimEnd() + "\n";
 
-if (process.argv.includes("--check")) {
-  const current = fs.existsSync(target) ? fs.readFileSync(target, "utf8") : "";
-  if (current !== out) {
-    console.error("sdk/generated.ts is stale: run node scripts/gen-sdk.js");
-    process.exit(1);
+/** The facts module: the Host type and, per resource, what the runtime and helper decide by. */
+function factsModule() {
+  const host = schema.types[HOST];
+  const list = (names) => JSON.stringify(names).replace(/","/g, '", "');
+  let s = `// Generated from schema.json by scripts/gen-sdk.js (see scripts/schema-facts.js). Do not edit.
+// What schema.json declares, for the code on both sides of the SSH boundary: the provider
+// decides replace or update, the SDK and the helper refuse unknown fields, from these.
+import type { ResourceFacts } from "./resource-facts";
+
+`;
+  s += doc(host.description, "");
+  s += iface("Host", host.properties, host.required || [], false);
+  s += `/** The Host type's fields. */\nexport const HOST_FIELDS: readonly string[] = ${list(Object.keys(host.properties))};\n\n`;
+  s += `export type TypeName = ${Object.keys(facts).map((n) => JSON.stringify(n)).join(" | ")};
+
+export const RESOURCE_FACTS: Record<TypeName, ResourceFacts> = {
+`;
+  for (const [name, f] of Object.entries(facts)) {
+    s += `  ${name}: {\n`;
+    for (const key of ["inputs", "plainInputs", "replaceOn", "deleteBeforeReplace", "outputs", "outputsAlsoInputs", "creationOnly", "identityFields", "identityOutputs"]) {
+      s += `    ${key}: ${typeof f[key] === "boolean" ? f[key] : list(f[key])},\n`;
+    }
+    s += `  },\n`;
   }
-} else {
-  fs.writeFileSync(target, out);
+  return s + "};\n";
+}
+
+const targets = [
+  [sdkTarget, out],
+  [factsTarget, factsModule()],
+];
+for (const [target, text] of targets) {
+  const rel = path.relative(root, target);
+  if (!process.argv.includes("--check")) fs.writeFileSync(target, text);
+  else if (!fs.existsSync(target) || fs.readFileSync(target, "utf8") !== text) {
+    console.error(`${rel} is stale: run node scripts/gen-sdk.js`);
+    process.exitCode = 1;
+  }
 }

@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
 import { configError } from "./targets";
+import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
 /**
  * A property the type does not have is a typo (vlanId for vlan): Pulumi would drop it and
@@ -33,31 +34,11 @@ export interface HostArgs {
   insecureIgnoreHostKey?: pulumi.Input<boolean>;
   /** Bastion to connect through (same shape). */
   jumpHost?: pulumi.Input<HostArgs>;
-  /** The host's identity in resource ids (default: address). Changing any connection detail other than this never replaces a resource. */
+  /** The host's identity in resource ids and in the provider's connection pool (default: address). */
   name?: pulumi.Input<string>;
 }
 
-/** How to reach one hypervisor over SSH. */
-export interface Host {
-  /** IP address or DNS name of the host. */
-  address: string;
-  /** SSH port (default 22). */
-  port?: number;
-  /** SSH user (default root). Any other user runs the helper with `sudo -n`. */
-  user?: string;
-  /** Private key (OpenSSH or PEM text) for public-key authentication. Secret. */
-  privateKey?: string;
-  /** Path of an ssh-agent socket to authenticate with instead of privateKey. */
-  agentSocket?: string;
-  /** The host's key: a `SHA256:...` fingerprint or an OpenSSH public key line. Connecting to a host whose key differs fails. Required unless insecureIgnoreHostKey is true. */
-  hostKey?: string;
-  /** Skip host-key verification. Must be said explicitly; never on production hosts. */
-  insecureIgnoreHostKey?: boolean;
-  /** Bastion to connect through (same shape). */
-  jumpHost?: Host;
-  /** The host's identity in resource ids (default: address). Changing any connection detail other than this never replaces a resource. */
-  name?: string;
-}
+export type { Host };
 
 /** A contiguous range of queues. */
 export interface QueueRangeArgs {
@@ -257,145 +238,145 @@ export interface FdbTableTarget {
 
 /** Inputs of RssContext. */
 export interface RssContextArgs {
-  /** The hypervisor. Replaces on identity change. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** The NIC. Replaces on change. */
+  /** The NIC. Changing it replaces the resource. */
   device: pulumi.Input<string>;
-  /** Queues of this context (in place: the indirection table is rewritten). */
+  /** Queues of this context (a change rewrites the indirection table). Changes in place. */
   queues: pulumi.Input<QueueRangeArgs>;
-  /** Flows steered into the context (in place: rules added/removed). */
+  /** Flows steered into the context (a change adds and removes rules). Changes in place. */
   flows?: pulumi.Input<pulumi.Input<FlowArgs>[]>;
-  /** RSS hash key as hex bytes separated by ':' (in place). */
+  /** RSS hash key as hex bytes separated by ':'. Changes in place. */
   hashKey?: pulumi.Input<string>;
-  /** toeplitz, xor or crc32 (in place). */
+  /** toeplitz, xor or crc32. Changes in place. */
   hashFunction?: pulumi.Input<string>;
-  /** Spread the default context over the queues no hvnet context reserves (default true). */
+  /** Spread the default context over the queues no hvnet context reserves (default true). Changes in place. */
   shrinkDefault?: pulumi.Input<boolean>;
-  /** Take over this existing context id (with adopt); set by hvnet once created. */
+  /** Take over this existing context id (with adopt); set by hvnet once created. Read only at creation: the output of the same name takes its place. */
   contextId?: pulumi.Input<number>;
-  /** Take over an existing object instead of failing (the import path). */
+  /** Take over an existing object instead of failing (the import path). Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** Inputs of NetkitLower. */
 export interface NetkitLowerArgs {
-  /** The hypervisor. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** Device name (replaces). */
+  /** Device name. Changing it replaces the resource. */
   name: pulumi.Input<string>;
-  /** The physical NIC whose queues are leased (replaces). */
+  /** The physical NIC whose queues are leased. Changing it replaces the resource. */
   lowerDevice: pulumi.Input<string>;
-  /** Physical queue ids to lease (replaces: a lease cannot be undone). */
+  /** Physical queue ids to lease. Changing it replaces the resource. */
   queues: pulumi.Input<QueueRangeArgs>;
-  /** l3 (default) or l2 (replaces). */
+  /** l3 (default) or l2. Changing it replaces the resource. */
   mode?: pulumi.Input<string>;
-  /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
+  /** Named netns or /proc/<pid>/ns/net path the device goes to. Changing it replaces the resource. */
   netns?: pulumi.Input<string>;
-  /** Default policy without a BPF program: pass (default) or drop (in place; set right after creation, as the kernel creates a single device only with pass). */
+  /** Default policy without a BPF program: pass (default) or drop (set right after creation, as the kernel creates a single device only with pass). Changes in place. */
   policy?: pulumi.Input<string>;
-  /** Needed headroom in bytes (replaces). */
+  /** Needed headroom in bytes. Changing it replaces the resource. */
   headroom?: pulumi.Input<number>;
-  /** Needed tailroom in bytes (replaces). */
+  /** Needed tailroom in bytes. Changing it replaces the resource. */
   tailroom?: pulumi.Input<number>;
-  /** auto (default: the queue lease if the kernel has it, else the proof-of-concept attribute), lease, or lowerdev. */
+  /** auto (default: the queue lease if the kernel has it, else the proof-of-concept attribute), lease, or lowerdev. Read only at creation: the output of the same name takes its place. */
   api?: pulumi.Input<string>;
-  /** Take over an existing device instead of failing. */
+  /** Take over an existing device instead of failing. Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** Inputs of XdpProgram. */
 export interface XdpProgramArgs {
-  /** The hypervisor. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** Device to attach to (replaces). */
+  /** Device to attach to. Changing it replaces the resource. */
   device: pulumi.Input<string>;
-  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (in place: atomic swap). */
+  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (a change swaps it atomically on the same link). Changes in place. */
   program: pulumi.Input<string | UserProgramArgs>;
-  /** native (default), skb, or auto (native, else skb) (replaces). */
+  /** native (default), skb, or auto (native, else skb). Changing it replaces the resource. */
   mode?: pulumi.Input<string>;
-  /** Netns of the device (replaces). */
+  /** Netns of the device. Changing it replaces the resource. */
   netns?: pulumi.Input<string>;
-  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>) (replaces). */
+  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>). Changing it replaces the resource. */
   pinDir?: pulumi.Input<string>;
-  /** Take over an existing attachment at pinDir instead of failing. */
+  /** Take over an existing attachment at pinDir instead of failing. Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** Inputs of FdbEntry. */
 export interface FdbEntryArgs {
-  /** The hypervisor. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb. Changing it replaces the resource. */
   table: pulumi.Input<string>;
-  /** VLAN id 0-4094; 0 = untagged (replaces). */
+  /** VLAN id 0-4094; 0 = untagged. Changing it replaces the resource. */
   vlan?: pulumi.Input<number>;
-  /** Destination MAC (replaces). */
+  /** Destination MAC. Changing it replaces the resource. */
   mac: pulumi.Input<string>;
-  /** Where matching frames go (in place). */
+  /** Where matching frames go. Changes in place. */
   device: pulumi.Input<string>;
-  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device (in place). */
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device. Changes in place. */
   ingressAcl?: pulumi.Input<AclArgs>;
-  /** Take over an existing entry instead of failing. */
+  /** Take over an existing entry instead of failing. Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** Inputs of FdbTable. */
 export interface FdbTableArgs {
-  /** The hypervisor. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb. Changing it replaces the resource. */
   table: pulumi.Input<string>;
-  /** The entries, each <vlan, mac> at most once (in place; kept sorted by <vlan, mac>). */
+  /** The entries, each <vlan, mac> at most once (kept sorted by <vlan, mac>). Changes in place. */
   entries: pulumi.Input<pulumi.Input<FdbTableEntryArgs>[]>;
-  /** Take over entries that already exist and are someone else's (or nobody's) instead of failing. */
+  /** Take over entries that already exist and are someone else's (or nobody's) instead of failing. Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** Inputs of VmInterface. */
 export interface VmInterfaceArgs {
-  /** The hypervisor. */
+  /** The hypervisor. A new host identity (name, else address) replaces the resource; other connection details change in place. */
   host: pulumi.Input<HostArgs>;
-  /** Tap name (replaces). */
+  /** Tap name. Changing it replaces the resource. */
   name: pulumi.Input<string>;
-  /** The VM's vCPUs; queues default to 2 x vcpus, which gives XDP in the guest TX rings of its own (with fewer, Linux 7.3's virtio-net still attaches XDP, in a slower locked TX mode: seen in test/guest). */
+  /** The VM's vCPUs; queues default to 2 x vcpus, which gives XDP in the guest TX rings of its own (with fewer, Linux 7.3's virtio-net still attaches XDP, in a slower locked TX mode: seen in test/guest). Changes in place. */
   vcpus?: pulumi.Input<number>;
-  /** Queue count, instead of vcpus (replaces). */
+  /** Queue count, instead of vcpus. Changing it replaces the resource. */
   queues?: pulumi.Input<number>;
-  /** The guest's MAC (in place). */
+  /** The guest's MAC. Changes in place. */
   mac: pulumi.Input<string>;
-  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag (in place). */
+  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag. Changes in place. */
   vlan?: pulumi.Input<number>;
-  /** The guest's IPs: with egress, anything else it sends is dropped (in place). */
+  /** The guest's IPs: with egress, anything else it sends is dropped. Changes in place. */
   addresses?: pulumi.Input<pulumi.Input<string>[]>;
-  /** uid/gid that may open the tap, so QEMU need not be root (in place). */
+  /** uid/gid that may open the tap, so QEMU need not be root. Changes in place. */
   owner?: pulumi.Input<OwnerArgs>;
-  /** MTU (in place). */
+  /** MTU. Changes in place. */
   mtu?: pulumi.Input<number>;
-  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs) (in place). */
+  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs). Changes in place. */
   offloads?: pulumi.Input<boolean>;
-  /** Where vm-egress redirects the VM's frames (in place). */
+  /** Where vm-egress redirects the VM's frames. Changes in place. */
   uplink?: pulumi.Input<string>;
-  /** Attach vm-egress to the tap: true, or its settings (in place). */
+  /** Attach vm-egress to the tap: true, or its settings. Changes in place. */
   egress?: pulumi.Input<boolean | VmEgressArgs>;
-  /** Netns of the tap (replaces). */
+  /** Netns of the tap. Changing it replaces the resource. */
   netns?: pulumi.Input<string>;
-  /** Take over an existing tap instead of failing. */
+  /** Take over an existing tap instead of failing. Read only at creation: changing it later changes nothing. */
   adopt?: pulumi.Input<boolean>;
 }
 
 /** An additional RSS context slicing a NIC's queues for one VM or netkit device, with ntuple rules steering flows into it. The default context is spread over the queues no hvnet context reserves. */
 export class RssContext extends pulumi.CustomResource {
-  /** The hypervisor. Replaces on identity change. */
+  /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** The NIC. Replaces on change. */
+  /** The NIC. */
   declare public readonly device: pulumi.Output<string>;
-  /** Queues of this context (in place: the indirection table is rewritten). */
+  /** Queues of this context (a change rewrites the indirection table). */
   declare public readonly queues: pulumi.Output<QueueRange>;
-  /** Flows steered into the context (in place: rules added/removed). */
+  /** Flows steered into the context (a change adds and removes rules). */
   declare public readonly flows: pulumi.Output<Flow[] | undefined>;
-  /** RSS hash key as hex bytes separated by ':' (in place). */
+  /** RSS hash key as hex bytes separated by ':'. */
   declare public readonly hashKey: pulumi.Output<string | undefined>;
-  /** toeplitz, xor or crc32 (in place). */
+  /** toeplitz, xor or crc32. */
   declare public readonly hashFunction: pulumi.Output<string | undefined>;
   /** Spread the default context over the queues no hvnet context reserves (default true). */
   declare public readonly shrinkDefault: pulumi.Output<boolean | undefined>;
@@ -409,9 +390,9 @@ export class RssContext extends pulumi.CustomResource {
   declare public readonly indirectionTable: pulumi.Output<number[]>;
 
   constructor(name: string, args: RssContextArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("RssContext", name, args, ["host","device","queues","flows","hashKey","hashFunction","shrinkDefault","contextId","adopt"]);
+    refuseUnknown("RssContext", name, args, RESOURCE_FACTS.RssContext.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","device","queues","flows","hashKey","hashFunction","shrinkDefault","contextId","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.RssContext.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ruleIds","indirectionTable"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
@@ -430,21 +411,21 @@ export class RssContext extends pulumi.CustomResource {
 export class NetkitLower extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** Device name (replaces). */
+  /** Device name. */
   declare public readonly name: pulumi.Output<string>;
-  /** The physical NIC whose queues are leased (replaces). */
+  /** The physical NIC whose queues are leased. */
   declare public readonly lowerDevice: pulumi.Output<string>;
-  /** Physical queue ids to lease (replaces: a lease cannot be undone). */
+  /** Physical queue ids to lease. */
   declare public readonly queues: pulumi.Output<QueueRange>;
-  /** l3 (default) or l2 (replaces). */
+  /** l3 (default) or l2. */
   declare public readonly mode: pulumi.Output<string | undefined>;
-  /** Named netns or /proc/<pid>/ns/net path the device goes to (replaces). */
+  /** Named netns or /proc/<pid>/ns/net path the device goes to. */
   declare public readonly netns: pulumi.Output<string | undefined>;
-  /** Default policy without a BPF program: pass (default) or drop (in place; set right after creation, as the kernel creates a single device only with pass). */
+  /** Default policy without a BPF program: pass (default) or drop (set right after creation, as the kernel creates a single device only with pass). */
   declare public readonly policy: pulumi.Output<string | undefined>;
-  /** Needed headroom in bytes (replaces). */
+  /** Needed headroom in bytes. */
   declare public readonly headroom: pulumi.Output<number | undefined>;
-  /** Needed tailroom in bytes (replaces). */
+  /** Needed tailroom in bytes. */
   declare public readonly tailroom: pulumi.Output<number | undefined>;
   /** Take over an existing device instead of failing. */
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
@@ -458,9 +439,9 @@ export class NetkitLower extends pulumi.CustomResource {
   declare public readonly qemuNetdev: pulumi.Output<string>;
 
   constructor(name: string, args: NetkitLowerArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("NetkitLower", name, args, ["host","name","lowerDevice","queues","mode","netns","policy","headroom","tailroom","api","adopt"]);
+    refuseUnknown("NetkitLower", name, args, RESOURCE_FACTS.NetkitLower.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","name","lowerDevice","queues","mode","netns","policy","headroom","tailroom","api","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.NetkitLower.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","leases","qemuNetdev"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
@@ -479,15 +460,15 @@ export class NetkitLower extends pulumi.CustomResource {
 export class XdpProgram extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** Device to attach to (replaces). */
+  /** Device to attach to. */
   declare public readonly device: pulumi.Output<string>;
-  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (in place: atomic swap). */
+  /** A built-in (l2fwd, vm-egress, pass) or {object, section} (a change swaps it atomically on the same link). */
   declare public readonly program: pulumi.Output<string | UserProgram>;
-  /** native (default), skb, or auto (native, else skb) (replaces). */
+  /** native (default), skb, or auto (native, else skb). */
   declare public readonly mode: pulumi.Output<string | undefined>;
-  /** Netns of the device (replaces). */
+  /** Netns of the device. */
   declare public readonly netns: pulumi.Output<string | undefined>;
-  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>) (replaces). */
+  /** bpffs directory for the link and map pins (default /sys/fs/bpf/hvnet/xdp/<netns>/<device>). */
   declare public readonly pinDir: pulumi.Output<string | undefined>;
   /** Take over an existing attachment at pinDir instead of failing. */
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
@@ -505,9 +486,9 @@ export class XdpProgram extends pulumi.CustomResource {
   declare public readonly attachMode: pulumi.Output<string>;
 
   constructor(name: string, args: XdpProgramArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("XdpProgram", name, args, ["host","device","program","mode","netns","pinDir","adopt"]);
+    refuseUnknown("XdpProgram", name, args, RESOURCE_FACTS.XdpProgram.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","device","program","mode","netns","pinDir","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.XdpProgram.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["programId","programTag","linkId","linkPin","maps","attachMode"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
@@ -526,15 +507,15 @@ export class XdpProgram extends pulumi.CustomResource {
 export class FdbEntry extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb. */
   declare public readonly table: pulumi.Output<string>;
-  /** VLAN id 0-4094; 0 = untagged (replaces). */
+  /** VLAN id 0-4094; 0 = untagged. */
   declare public readonly vlan: pulumi.Output<number | undefined>;
-  /** Destination MAC (replaces). */
+  /** Destination MAC. */
   declare public readonly mac: pulumi.Output<string>;
-  /** Where matching frames go (in place). */
+  /** Where matching frames go. */
   declare public readonly device: pulumi.Output<string>;
-  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device (in place). */
+  /** VM-ingress ACL run (as a devmap program) on frames redirected to the device. */
   declare public readonly ingressAcl: pulumi.Output<Acl | undefined>;
   /** Take over an existing entry instead of failing. */
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
@@ -542,9 +523,9 @@ export class FdbEntry extends pulumi.CustomResource {
   declare public readonly ifindex: pulumi.Output<number>;
 
   constructor(name: string, args: FdbEntryArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("FdbEntry", name, args, ["host","table","vlan","mac","device","ingressAcl","adopt"]);
+    refuseUnknown("FdbEntry", name, args, RESOURCE_FACTS.FdbEntry.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","table","vlan","mac","device","ingressAcl","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.FdbEntry.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
@@ -563,7 +544,7 @@ export class FdbEntry extends pulumi.CustomResource {
 export class FdbTable extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb (replaces). */
+  /** Pin path of the FDB map, usually an l2fwd XdpProgram's maps.fdb. */
   declare public readonly table: pulumi.Output<string>;
   /** Take over entries that already exist and are someone else's (or nobody's) instead of failing. */
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
@@ -573,9 +554,9 @@ export class FdbTable extends pulumi.CustomResource {
   declare public readonly entries: pulumi.Output<Record<string, string | FdbTableTarget>>;
 
   constructor(name: string, args: FdbTableArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("FdbTable", name, args, ["host","table","entries","adopt"]);
+    refuseUnknown("FdbTable", name, args, RESOURCE_FACTS.FdbTable.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","table","entries","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.FdbTable.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["count"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
@@ -594,27 +575,27 @@ export class FdbTable extends pulumi.CustomResource {
 export class VmInterface extends pulumi.CustomResource {
   /** The hypervisor. */
   declare public readonly host: pulumi.Output<Host>;
-  /** Tap name (replaces). */
+  /** Tap name. */
   declare public readonly name: pulumi.Output<string>;
   /** The VM's vCPUs; queues default to 2 x vcpus, which gives XDP in the guest TX rings of its own (with fewer, Linux 7.3's virtio-net still attaches XDP, in a slower locked TX mode: seen in test/guest). */
   declare public readonly vcpus: pulumi.Output<number | undefined>;
-  /** The guest's MAC (in place). */
+  /** The guest's MAC. */
   declare public readonly mac: pulumi.Output<string>;
-  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag (in place). */
+  /** VLAN 1-4094 the VM is on; vm-egress pushes the tag. */
   declare public readonly vlan: pulumi.Output<number | undefined>;
-  /** The guest's IPs: with egress, anything else it sends is dropped (in place). */
+  /** The guest's IPs: with egress, anything else it sends is dropped. */
   declare public readonly addresses: pulumi.Output<string[] | undefined>;
-  /** uid/gid that may open the tap, so QEMU need not be root (in place). */
+  /** uid/gid that may open the tap, so QEMU need not be root. */
   declare public readonly owner: pulumi.Output<Owner | undefined>;
-  /** MTU (in place). */
+  /** MTU. */
   declare public readonly mtu: pulumi.Output<number | undefined>;
-  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs) (in place). */
+  /** Keep checksum/segmentation offloads on (default false, as the XDP fast path needs). */
   declare public readonly offloads: pulumi.Output<boolean | undefined>;
-  /** Where vm-egress redirects the VM's frames (in place). */
+  /** Where vm-egress redirects the VM's frames. */
   declare public readonly uplink: pulumi.Output<string | undefined>;
-  /** Attach vm-egress to the tap: true, or its settings (in place). */
+  /** Attach vm-egress to the tap: true, or its settings. */
   declare public readonly egress: pulumi.Output<boolean | VmEgress | undefined>;
-  /** Netns of the tap (replaces). */
+  /** Netns of the tap. */
   declare public readonly netns: pulumi.Output<string | undefined>;
   /** Take over an existing tap instead of failing. */
   declare public readonly adopt: pulumi.Output<boolean | undefined>;
@@ -628,9 +609,9 @@ export class VmInterface extends pulumi.CustomResource {
   declare public readonly libvirtXml: pulumi.Output<string>;
 
   constructor(name: string, args: VmInterfaceArgs, opts?: pulumi.CustomResourceOptions) {
-    refuseUnknown("VmInterface", name, args, ["host","name","vcpus","queues","mac","vlan","addresses","owner","mtu","offloads","uplink","egress","netns","adopt"]);
+    refuseUnknown("VmInterface", name, args, RESOURCE_FACTS.VmInterface.inputs);
     const props: Record<string, unknown> = {};
-    for (const k of ["host","name","vcpus","queues","mac","vlan","addresses","owner","mtu","offloads","uplink","egress","netns","adopt"]) props[k] = (args as unknown as Record<string, unknown>)[k];
+    for (const k of RESOURCE_FACTS.VmInterface.inputs) props[k] = (args as unknown as Record<string, unknown>)[k];
     for (const k of ["ifindex","qemuArgs","libvirtXml"]) props[k] = undefined;
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.

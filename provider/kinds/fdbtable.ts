@@ -1,4 +1,5 @@
-import { ResourceKind, keyOf, partsOf } from "./kind";
+import { RESOURCE_FACTS } from "../common/schema-facts";
+import { declaredIdentity, describeKind, keyOf, partsOf } from "./kind";
 import { FdbTableArgs, keyedEntries, readFdbTableArgs } from "../common/args/fdb";
 import { InputReader } from "../common/validate/reader";
 
@@ -18,20 +19,14 @@ function readArgs(r: InputReader): KeyedFdbTableArgs {
  * (the SDK's `__owner`, which read and delete find among the recorded properties).
  */
 function identity(a: { table: string }, props: Record<string, unknown>): Record<string, unknown> {
-  return typeof props.__owner === "string" ? { table: a.table, owner: props.__owner } : { table: a.table };
+  const table = declaredIdentity(RESOURCE_FACTS.FdbTable, a, props);
+  return typeof props.__owner === "string" ? { ...table, owner: props.__owner } : table;
 }
 
-export const fdbTable: ResourceKind<KeyedFdbTableArgs> = {
+export const fdbTable = describeKind<KeyedFdbTableArgs>("FdbTable", {
   kind: "fdbtable",
-  typeName: "FdbTable",
   readArgs,
   objectKey: (a) => keyOf(a.table),
   parseKey: (key) => ({ table: partsOf(key)[0] }),
   identity,
-  // Another table is another map: the new entries go there first, then the old ones go.
-  replaceOn: ["table"],
-  deleteBeforeReplace: false,
-  // entries is an input (a list) and an output (keyed): see readArgs.
-  outputs: ["count", "entries"],
-  outputsAlsoInputs: ["entries"],
-};
+});

@@ -1,37 +1,54 @@
 // What the runtime needs to know of a resource kind: how to read its inputs, how it is
-// named in ids, and which input changes replace it (DESIGN.md "Resources").
+// named in ids, and which input changes replace it (DESIGN.md "Resources"). The facts
+// (inputs, replacing inputs, outputs, identity) are schema.json's, through the generated
+// provider/common/schema-facts.ts; a kind's own module holds only its code.
 import { InputReader } from "../common/validate/reader";
+import { RESOURCE_FACTS, TypeName } from "../common/schema-facts";
+import { ResourceFacts } from "../common/resource-facts";
 
-export interface ResourceKind<Args extends object = any> {
+export interface ResourceKind<Args extends object = any> extends ResourceFacts {
   /** Helper op prefix and id segment: `<host>/<kind>/<object>`. */
   kind: "rss" | "netkit" | "xdp" | "fdb" | "fdbtable" | "vmif";
   /** Pulumi type name: `hvnet:<typeName>`. */
-  typeName: "RssContext" | "NetkitLower" | "XdpProgram" | "FdbEntry" | "FdbTable" | "VmInterface";
+  typeName: TypeName;
   /** Validates and normalizes the inputs other than `host`; throws ValidationError. */
   readArgs(r: InputReader): Args;
   /** The object part of the id; may use outputs (e.g. the kernel's RSS context id). */
   objectKey(args: Args, outputs: Record<string, unknown>): string;
   /** Inverse of objectKey: the identity fields needed to show or remove the object. */
   parseKey(key: string): Record<string, unknown>;
-  /** Identity fields the helper's show/remove take, picked from inputs and outputs. */
+  /** The fields the helper's show/remove take, picked from inputs and outputs. */
   identity(args: Args, outputs: Record<string, unknown>): Record<string, unknown>;
-  /** Inputs whose change replaces the object (host identity always does). */
-  replaceOn: string[];
-  /** The replacement must be deleted first: names clash or the kernel allows one at a time. */
-  deleteBeforeReplace: boolean;
-  /** Output property names the helper returns. */
-  outputs: string[];
-  /**
-   * Outputs that are inputs as well, compared by diff like any other input (an output the
-   * helper fills from an input: a tap's queue count, FdbTable's keyed entries).
-   */
-  outputsAlsoInputs?: string[];
   /**
    * Where the helper takes the caller's ownership ({owner, op}, readOwnership): top-level
    * fields unless the kind's own inputs already use the name `owner` (a tap's uid/gid),
    * in which case they travel nested under this field.
    */
   ownershipField?: string;
+}
+
+/** A kind's own code; `identity` defaults to the declared identity fields (declaredIdentity). */
+type KindCode<Args extends object> = Pick<ResourceKind<Args>, "kind" | "readArgs" | "objectKey" | "parseKey" | "ownershipField"> &
+  Partial<Pick<ResourceKind<Args>, "identity">>;
+
+/** The kind of schema.json's resource `typeName`: its declared facts and its code. */
+export function describeKind<Args extends object>(typeName: TypeName, code: KindCode<Args>): ResourceKind<Args> {
+  const facts = RESOURCE_FACTS[typeName];
+  return { ...facts, typeName, identity: (args, outputs) => declaredIdentity(facts, args, outputs), ...code };
+}
+
+/**
+ * The declared identity fields (schema.json x-hvnet.identity) with their values: an output
+ * from the outputs (the kernel's RSS context id), an input from the inputs. A field without
+ * a value (an optional netns left unset) is left out.
+ */
+export function declaredIdentity(facts: ResourceFacts, args: object, outputs: Record<string, unknown>): Record<string, unknown> {
+  const id: Record<string, unknown> = {};
+  for (const field of facts.identityFields) {
+    const value = facts.outputs.includes(field) ? outputs[field] : (args as Record<string, unknown>)[field];
+    if (value !== undefined && value !== null && value !== "") id[field] = value;
+  }
+  return id;
 }
 
 /** Id segments may hold '/' (netns paths, pin paths): each is URI-encoded. */

@@ -23,14 +23,13 @@ export function diffInputs(kind: ResourceKind, olds: Record<string, unknown>, ne
   }
   // Outputs are not compared (the new inputs never hold them), except those a kind names as
   // inputs too (FdbTable's entries: the list given, kept keyed from check on).
-  const alsoInputs = kind.outputsAlsoInputs ?? [];
-  const isOutputOnly = (name: string) => kind.outputs.includes(name) && !alsoInputs.includes(name);
+  const isOutputOnly = (name: string) => kind.outputs.includes(name) && !kind.outputsAlsoInputs.includes(name);
   const names = new Set(Object.keys(news));
   for (const name of Object.keys(olds)) if (!isOutputOnly(name)) names.add(name);
   for (const name of names) {
     if (RUNTIME_PROPS.includes(name) || isOutputOnly(name)) continue;
-    // adopt only matters at creation: flipping it later changes nothing on the host.
-    if (name === "adopt") continue;
+    // Inputs read only at creation (adopt): changing one later changes nothing on the host.
+    if (kind.creationOnly.includes(name)) continue;
     if (sameValue(olds[name], news[name])) continue;
     (kind.replaceOn.includes(name) ? replaces : updates).push(name);
   }

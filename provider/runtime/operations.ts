@@ -94,7 +94,7 @@ export async function updateResource(pool: HostRequester, kind: ResourceKind, _i
   // an object someone else has adopted since is refused, naming them. Identity outputs
   // (the kernel's RSS context id) travel along so the helper converges the same object.
   const adopt = news.adopt === true || typeof olds.__owner !== "string" || olds.__owner !== news.__owner;
-  const args = { ...helperArgs(news), adopt, ...pick(olds, identityOutputs(kind)), ...ownership(kind, news, randomUUID()) };
+  const args = { ...helperArgs(news), adopt, ...pick(olds, kind.identityOutputs), ...ownership(kind, news, randomUUID()) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
   return { outs: { ...news, ...pick(outputs, kind.outputs) } };
 }
@@ -112,8 +112,4 @@ export async function deleteResource(pool: HostRequester, kind: ResourceKind, id
     return { keptFor: result.owner };
   }
   return {};
-}
-
-function identityOutputs(kind: ResourceKind): string[] {
-  return kind.kind === "rss" ? ["contextId"] : [];
 }

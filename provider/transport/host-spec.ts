@@ -5,42 +5,15 @@ import { isIP } from "node:net";
 import { utils as sshUtils } from "ssh2";
 import { controlCharProblem } from "../common/validate/formats";
 import { parseHostKeyPin } from "./host-key";
+import { Host, HOST_FIELDS } from "../common/schema-facts";
 
-export interface HostSpec {
-  /** IP address or DNS name. */
-  address: string;
-  /** Default 22. */
-  port?: number;
-  /** Default "root"; any other user runs the helper through `sudo -n`. */
-  user?: string;
-  /** PEM or OpenSSH private key text (secret). */
-  privateKey?: string;
-  /** Path of an ssh-agent socket, used when no privateKey is given. */
-  agentSocket?: string;
-  /** "SHA256:…" fingerprint or an OpenSSH public key line. */
-  hostKey?: string;
-  /** Must be said explicitly to connect without a pinned host key. */
-  insecureIgnoreHostKey?: boolean;
-  /** Optional bastion, same shape. */
-  jumpHost?: HostSpec;
-  /** The host's identity in resource ids and in the pool (default: address). */
-  name?: string;
-}
+/** schema.json's Host type: how to reach one hypervisor (its fields are documented there). */
+export type HostSpec = Host;
 
 export const DEFAULT_PORT = 22;
 export const DEFAULT_USER = "root";
 
-const KNOWN_FIELDS = new Set([
-  "address",
-  "port",
-  "user",
-  "privateKey",
-  "agentSocket",
-  "hostKey",
-  "insecureIgnoreHostKey",
-  "jumpHost",
-  "name",
-]);
+const KNOWN_FIELDS = new Set(HOST_FIELDS);
 
 // RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
 const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;

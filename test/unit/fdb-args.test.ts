@@ -2,6 +2,8 @@
 // way by the general reader and by the fast path an FDB batch takes for plain entries.
 import { readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../provider/common/args/fdb";
 import { InputReader } from "../../provider/common/validate/reader";
+import { RESOURCE_FACTS } from "../../provider/common/schema-facts";
+import { OWNERSHIP_FIELDS } from "../../provider/common/args/common";
 
 const base = { table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:AB:CD:EF", device: "tap0" };
 
@@ -47,6 +49,14 @@ describe("owner and op: the fast path agrees with the general reader", () => {
     expect(outcome(() => readFdbArgsFast({ ...base, owner: 'a"b' }))).toEqual({ err: expect.stringMatching(/owner/) });
     expect(outcome(() => readFdbArgsFast({ ...base, op: "no" }))).toEqual({ err: expect.stringMatching(/op/) });
   });
+});
+
+test("the fast path reads every field it takes for plain (schema.json's plain FdbEntry inputs, owner, op)", () => {
+  // A plain input added to the schema reaches the fast path's field list by itself: this
+  // entry must then give it, and the fast path must keep it as the general reader does.
+  const every = { ...base, adopt: true, owner: "p/s/FdbEntry/a", op: "op-12345678" };
+  expect(Object.keys(every).sort()).toEqual([...RESOURCE_FACTS.FdbEntry.plainInputs, ...OWNERSHIP_FIELDS].sort());
+  expect(readFdbArgsFast(every)).toEqual(readFdbArgs(InputReader.of(every)));
 });
 
 describe("fdb.remove arguments", () => {

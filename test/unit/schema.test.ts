@@ -11,8 +11,33 @@ import { RUNTIME_PROPS } from "../../provider/runtime/check";
 const ROOT = path.resolve(__dirname, "..", "..");
 const schema = require(path.join(ROOT, "schema.json"));
 
-test("sdk/generated.ts is what scripts/gen-sdk.js makes of schema.json", () => {
+test("sdk/generated.ts and provider/common/schema-facts.ts are what scripts/gen-sdk.js makes of schema.json", () => {
   execFileSync("node", [path.join(ROOT, "scripts", "gen-sdk.js"), "--check"], { stdio: "pipe" });
+});
+
+describe("the declarations diff decides by are checked by the generators", () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { schemaFacts } = require(path.join(ROOT, "scripts", "schema-facts.js"));
+  const withNetkit = (edit: (r: any) => void) => {
+    const copy = JSON.parse(JSON.stringify(schema));
+    edit(copy.resources["hvnet:index:NetkitLower"]);
+    return () => schemaFacts(copy);
+  };
+
+  test("the schema as it is passes", () => {
+    expect(() => schemaFacts(schema)).not.toThrow();
+  });
+
+  test("an input that is never compared cannot be declared to replace", () => {
+    // api is an output too (the API used): diff never compares it, so it cannot replace.
+    expect(withNetkit((r) => (r.inputProperties.api.replaceOnChanges = true))).toThrow("NetkitLower: api has replaceOnChanges but is never compared");
+  });
+
+  test("a misspelled or misplaced x-hvnet declaration is refused", () => {
+    expect(withNetkit((r) => (r["x-hvnet"].deleteBeforReplace = true))).toThrow("x-hvnet.deleteBeforReplace is not one of");
+    expect(withNetkit((r) => (r["x-hvnet"].identity = ["nmae"]))).toThrow("x-hvnet.identity names nmae");
+    expect(withNetkit((r) => (r["x-hvnet"].outputsAlsoInputs = ["policy"]))).toThrow("names policy, which is not both an input and an output");
+  });
 });
 
 function unknownFields(typeName: string, props: Record<string, unknown>): string[] {

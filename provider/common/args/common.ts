@@ -103,12 +103,16 @@ export interface Ownership {
   op?: string;
 }
 
+/** The fields readOwnership reads, beside a kind's own inputs. */
+export const OWNERSHIP_FIELDS: readonly (keyof Ownership)[] = ["owner", "op"];
+
 // No control characters, quotes or backslashes: owners land in records and messages.
-const OWNER_TEXT = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
+export const OWNER_TEXT = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
+export const OP_TEXT = /^[A-Za-z0-9-]{8,64}$/;
 
 export function readOwnership(r: InputReader): Ownership {
   const owner = r.string("owner", { optional: true, check: (s) => (OWNER_TEXT.test(s) ? undefined : "must be 1-512 characters without control characters, quotes or backslashes") });
-  const op = r.string("op", { optional: true, check: (s) => (/^[A-Za-z0-9-]{8,64}$/.test(s) ? undefined : "must be 8-64 letters, digits or dashes") });
+  const op = r.string("op", { optional: true, check: (s) => (OP_TEXT.test(s) ? undefined : "must be 8-64 letters, digits or dashes") });
   const out: Ownership = {};
   if (owner !== undefined) out.owner = owner;
   if (op !== undefined) out.op = op;

@@ -2,7 +2,8 @@
 // with who asks for it (owner, op: common-args.ts readOwnership).
 import { InputReader, UNKNOWN, containsUnknown } from "../validate/reader";
 import * as formats from "../validate/formats";
-import { Acl, Ownership, readAcl, readAdopt, readOwnership } from "./common";
+import { Acl, OP_TEXT, OWNER_TEXT, OWNERSHIP_FIELDS, Ownership, readAcl, readAdopt, readOwnership } from "./common";
+import { RESOURCE_FACTS } from "../schema-facts";
 
 export interface FdbArgs extends Ownership {
   table: string;
@@ -59,11 +60,10 @@ export function readFdbKeyArgs(raw: unknown): FdbKeyArgs {
   return key;
 }
 
-const PLAIN_FIELDS = new Set(["table", "vlan", "mac", "device", "adopt", "owner", "op"]);
-// The checks readOwnership makes, for the fast path only: anything they refuse goes to the
-// general reader, which words the error (test/unit/fdb-args.test.ts keeps the two in step).
-const OWNER_OK = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
-const OP_OK = /^[A-Za-z0-9-]{8,64}$/;
+// The fields the fast path checks itself: FdbEntry's plain inputs in schema.json (strings,
+// numbers, booleans: not its ACL) and who asks. An entry with any other goes to the general
+// reader (test/unit/fdb-args.test.ts checks the fast path reads every one of them).
+const PLAIN_FIELDS = new Set<string>([...RESOURCE_FACTS.FdbEntry.plainInputs, ...OWNERSHIP_FIELDS]);
 
 /**
  * The same result as readFdbArgs for the common plain entry (strings and numbers only, no
@@ -84,8 +84,8 @@ export function readFdbArgsFast(raw: unknown): FdbArgs {
       typeof mac === "string" && formats.macProblem(mac) === undefined &&
       typeof device === "string" && formats.ifnameProblem(device) === undefined &&
       (adopt === undefined || typeof adopt === "boolean") &&
-      (owner === undefined || (typeof owner === "string" && OWNER_OK.test(owner))) &&
-      (op === undefined || (typeof op === "string" && OP_OK.test(op)))
+      (owner === undefined || (typeof owner === "string" && OWNER_TEXT.test(owner))) &&
+      (op === undefined || (typeof op === "string" && OP_TEXT.test(op)))
     ) {
       const args: FdbArgs = { table, vlan: (vlan as number | undefined) ?? 0, mac: formats.normalizeMac(mac), device, adopt: (adopt as boolean | undefined) ?? false };
       if (owner !== undefined) args.owner = owner as string;
