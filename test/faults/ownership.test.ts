@@ -2,42 +2,26 @@
 // host, with two owner strings as two stacks' SDKs set them: the second stack's create
 // is refused naming the first, its delete never removes the first's object, and
 // adopt: true takes the object over (after which the first stack is the stranger).
-import * as fs from "node:fs";
-import * as path from "node:path";
-import { requireRoot, requireCommand } from "../support/require-root";
-import { labUp, Lab, LabHost } from "../support/lab";
-import { HostPool } from "../../provider/transport/pool";
+import type { LabHost } from "../support/lab";
 import { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
 import { createResource, deleteResource, updateResource } from "../../provider/runtime/operations";
-import { connectionOf, stackInputs } from "../support/runtime";
+import { connectionOf, labWithPool, stackInputs } from "../support/runtime";
 
-const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
-let lab: Lab;
+const env = labWithPool(1);
 let host: LabHost;
-let pool: HostPool;
 let spec: HostSpec;
 
-const hostJson = (...args: string[]): any => JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
+const hostJson = (...args: string[]): any => JSON.parse(env.lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
 const xdpProgId = (dev: string): number | undefined => hostJson("ip", "-j", "-d", "link", "show", "dev", dev)[0]?.xdp?.prog?.id;
 const tapNames = (): string[] => hostJson("ip", "-j", "-d", "link", "show", "type", "tun").map((l: any) => l.ifname);
 
 const inputs = (typeName: string, owner: string, props: Record<string, unknown>) => stackInputs(typeName, spec, props, owner);
 
-beforeAll(async () => {
-  requireRoot();
-  requireCommand("bpftool");
-  if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
-  lab = await labUp({ hosts: 1 });
-  host = lab.inventory.hosts[0];
+beforeAll(() => {
+  host = env.lab.inventory.hosts[0];
   spec = connectionOf(host);
-  pool = new HostPool({ helperDir: HELPER_DIR });
-}, 120000);
-
-afterAll(async () => {
-  await pool?.close();
-  lab?.down();
-}, 60000);
+});
 
 let warn: jest.SpyInstance;
 beforeEach(() => {
@@ -65,9 +49,9 @@ describe.each([
   let a: { id: string; outs: Record<string, any> };
 
   test("the second stack's create is refused, naming the first stack's resource", async () => {
-    a = await createResource(pool, kind, inputs(typeName, A, props));
+    a = await createResource(env.pool, kind, inputs(typeName, A, props));
     expect(present()).toBe(true);
-    const err = await createResource(pool, kind, inputs(typeName, B, props)).catch((e) => e);
+    const err = await createResource(env.pool, kind, inputs(typeName, B, props)).catch((e) => e);
     expect(err.code).toBe("EEXIST");
     expect(err.message).toMatch(refusal);
     expect(present()).toBe(true);
@@ -76,27 +60,27 @@ describe.each([
   test("the second stack's delete leaves the first stack's object and says whose it is", async () => {
     // Stack B has it in its state only as far as its inputs go (its create failed): the
     // id and identity are the same object's.
-    const r = await deleteResource(pool, kind, a.id, { ...a.outs, __owner: B });
+    const r = await deleteResource(env.pool, kind, a.id, { ...a.outs, __owner: B });
     expect(r).toEqual({ keptFor: A });
     expect(warn.mock.calls.map((c) => c[0]).join("\n")).toContain(`was left on the host: it is owned by ${A}`);
     expect(present()).toBe(true);
   });
 
   test("adopt: true takes it over; then the first stack is the stranger", async () => {
-    const b = await createResource(pool, kind, inputs(typeName, B, { ...props, adopt: true }));
+    const b = await createResource(env.pool, kind, inputs(typeName, B, { ...props, adopt: true }));
     expect(b.id).toBe(a.id);
     // The first stack's update and delete no longer touch it.
-    const err = await updateResource(pool, kind, a.id, a.outs, inputs(typeName, A, props)).catch((e) => e);
+    const err = await updateResource(env.pool, kind, a.id, a.outs, inputs(typeName, A, props)).catch((e) => e);
     expect(err.code).toBe("EEXIST");
     expect(err.message).toContain(`owned by ${B}`);
-    expect(await deleteResource(pool, kind, a.id, a.outs)).toEqual({ keptFor: B });
+    expect(await deleteResource(env.pool, kind, a.id, a.outs)).toEqual({ keptFor: B });
     expect(present()).toBe(true);
     // Its new owner's delete removes it.
-    expect(await deleteResource(pool, kind, b.id, b.outs)).toEqual({});
+    expect(await deleteResource(env.pool, kind, b.id, b.outs)).toEqual({});
     expect(present()).toBe(false);
   });
 });
 
 test("a destroyed stack leaves no owner records behind", () => {
-  expect(lab.hostExec(host.name, "find", ["/run", "-path", "*/hvnet/*", "-name", "*.json"]).trim()).toBe("");
+  expect(env.lab.hostExec(host.name, "find", ["/run", "-path", "*/hvnet/*", "-name", "*.json"]).trim()).toBe("");
 });

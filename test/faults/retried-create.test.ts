@@ -9,10 +9,8 @@
 // against the test doubles of the ethtool ioctl and netlink.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { requireRoot, requireCommand } from "../support/require-root";
-import { labUp, Lab, LabHost } from "../support/lab";
+import type { LabHost } from "../support/lab";
 import { startTcpProxy, TcpProxy } from "./support/tcp-proxy";
-import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
 import { requireValidInputs } from "../../provider/runtime/check";
@@ -28,30 +26,29 @@ import { NETDEV_CMD, NetdevGenl } from "../../provider/helper/kernel/netlink/net
 import { InputReader } from "../../provider/common/validate/reader";
 import { readRssArgs } from "../../provider/common/args/rss";
 import { readNetkitArgs } from "../../provider/common/args/netkit";
+import { connectionOf, labWithPool } from "../support/runtime";
 
-const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("SSH dies with the create in flight (lab host, real sshd)", () => {
-  let lab: Lab;
+  const env = labWithPool(1);
   let host: LabHost;
   let proxy: TcpProxy;
-  let pool: HostPool;
   let spec: HostSpec;
   /** Every request the runtime sent, in order: the retry resends what was recorded here. */
   const sent: { op: string; args: any }[] = [];
   const recording: HostRequester = {
     request(h, op, args) {
       sent.push({ op, args });
-      return pool.request(h, op, args);
+      return env.pool.request(h, op, args);
     },
   };
 
-  const hostJson = (...args: string[]): any => JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
+  const hostJson = (...args: string[]): any => JSON.parse(env.lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
   const hostFile = (p: string): string | undefined => {
     try {
-      return lab.hostExec(host.name, "cat", [p]);
+      return env.lab.hostExec(host.name, "cat", [p]);
     } catch {
       return undefined;
     }
@@ -71,15 +68,15 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
    * the connection: the first attempt's work is done, its answer lost.
    */
   async function createThroughCut<T>(create: () => Promise<T>, made: () => boolean): Promise<T> {
-    await pool.request(spec, "hello", {}); // connection and helper up before the fault
-    const before = pool.stats(spec)!;
+    await env.pool.request(spec, "hello", {}); // connection and helper up before the fault
+    const before = env.pool.stats(spec)!;
     proxy.holdReplies();
     const pending = create();
     pending.catch(() => undefined); // awaited below; the cut must not surface it early
     await until("the host made the object", made);
     proxy.cutAll();
     const out = await pending;
-    const after = pool.stats(spec)!;
+    const after = env.pool.stats(spec)!;
     // It really went through the fault: one retry, on a new connection and a new helper.
     expect(after.retries - before.retries).toBe(1);
     expect(after.dials - before.dials).toBe(1);
@@ -88,21 +85,12 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
   }
 
   beforeAll(async () => {
-    requireRoot();
-    requireCommand("bpftool");
-    if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
-    lab = await labUp({ hosts: 1 });
-    host = lab.inventory.hosts[0];
+    host = env.lab.inventory.hosts[0];
     proxy = await startTcpProxy({ address: host.address, port: host.port });
-    spec = { name: host.name, address: "127.0.0.1", port: proxy.port, user: host.user, hostKey: host.hostKey, privateKey: fs.readFileSync(host.privateKeyPath, "utf8") };
-    pool = new HostPool({ helperDir: HELPER_DIR });
-  }, 120000);
+    spec = connectionOf(host, { address: "127.0.0.1", port: proxy.port });
+  });
 
-  afterAll(async () => {
-    await pool?.close();
-    await proxy?.close();
-    lab?.down();
-  }, 60000);
+  afterAll(() => proxy?.close());
 
   beforeEach(() => {
     sent.length = 0;
@@ -126,12 +114,12 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
     expect(link.xdp.prog.id).toBe(outs.programId);
     // bpf links are global (other labs' too): the host's own witness is its bpffs.
     expect(hostJson("bpftool", "-j", "link", "show", "pinned", `${pinDir}/link`).id).toBe(outs.linkId);
-    const pins = lab.hostExec(host.name, "find", ["/sys/fs/bpf/hvnet", "-type", "f", "-name", "link"]).trim().split("\n");
+    const pins = env.lab.hostExec(host.name, "find", ["/sys/fs/bpf/hvnet", "-type", "f", "-name", "link"]).trim().split("\n");
     expect(pins).toEqual([`${pinDir}/link`]);
     expect(JSON.parse(hostFile(registry("owners/xdp", pinDir))!)).toEqual({ owner, op, since: expect.any(String) });
-    expect(lab.hostExec(host.name, "ls", ["/run/hvnet/registry/owners/xdp"]).trim().split("\n")).toHaveLength(1);
+    expect(env.lab.hostExec(host.name, "ls", ["/run/hvnet/registry/owners/xdp"]).trim().split("\n")).toHaveLength(1);
 
-    await deleteResource(pool, KINDS.XdpProgram, id, outs);
+    await deleteResource(env.pool, KINDS.XdpProgram, id, outs);
     expect(hostJson("ip", "-j", "-d", "link", "show", "dev", "uplink0")[0].xdp).toBeUndefined();
     expect(hostFile(registry("owners/xdp", pinDir))).toBeUndefined();
   });
@@ -160,7 +148,7 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
     expect(taps[0].linkinfo.info_data).toMatchObject({ type: "tap", multi_queue: true, user: 4242 });
     expect(JSON.parse(hostFile(registry("owners/vmif", "/vm9"))!)).toEqual({ owner, op, since: expect.any(String) });
 
-    await deleteResource(pool, KINDS.VmInterface, id, outs);
+    await deleteResource(env.pool, KINDS.VmInterface, id, outs);
     expect(hostJson("ip", "-j", "link", "show").map((l: any) => l.ifname)).not.toContain("vm9");
     expect(hostFile(registry("owners/vmif", "/vm9"))).toBeUndefined();
   });

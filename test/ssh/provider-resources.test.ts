@@ -2,47 +2,30 @@
 // place and delete of each resource kind, drift made by hand seen by read, and three
 // hosts served in parallel. RssContext and NetkitLower need hardware and a kernel the lab
 // lacks: over SSH they must fail with a capability error and change nothing.
-import * as fs from "node:fs";
 import * as net from "node:net";
-import * as path from "node:path";
-import { requireRoot, requireCommand } from "../support/require-root";
-import { labUp, Lab, LabHost } from "../support/lab";
+import type { LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
 import { KINDS } from "../../provider/kinds";
 import { forgetCheckedHosts, requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
-import { connectionOf, createAs } from "../support/runtime";
+import { connectionOf, createAs, HELPER_DIR, labWithPool } from "../support/runtime";
 
-const HELPER_DIR = path.resolve(__dirname, "..", "..", "dist", "helper");
-let lab: Lab;
-let pool: HostPool;
+const env = labWithPool(3);
 
 const spec = (h: LabHost): HostSpec => connectionOf(h);
 
 function hostOf(i: number): LabHost {
-  return lab.inventory.hosts[i];
+  return env.lab.inventory.hosts[i];
 }
 
 /** As one stack's SDK would: each resource has its owner (see readOwnership). */
-const create = (typeName: string, host: HostSpec, props: Record<string, unknown>, owner = `hvt/ssh/${typeName}/r1`) => createAs(pool, typeName, host, props, owner);
+const create = (typeName: string, host: HostSpec, props: Record<string, unknown>, owner = `hvt/ssh/${typeName}/r1`) => createAs(env.pool, typeName, host, props, owner);
 
 function hostJson(host: LabHost, ...args: string[]): any {
-  return JSON.parse(lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
+  return JSON.parse(env.lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
 }
 
-beforeAll(async () => {
-  requireRoot();
-  requireCommand("bpftool");
-  if (!fs.existsSync(path.join(HELPER_DIR, "helper.js"))) throw new Error("dist/helper is missing: run make build");
-  lab = await labUp({ hosts: 3 });
-  pool = new HostPool({ helperDir: HELPER_DIR });
-}, 120000);
-
-afterAll(async () => {
-  await pool?.close();
-  lab?.down();
-}, 60000);
 
 /**
  * A TCP barrier in front of each host's sshd: no connection is forwarded until every host
@@ -85,7 +68,7 @@ async function barrierProxies(hosts: LabHost[]): Promise<{ ports: number[]; reac
 
 describe("three hosts in parallel", () => {
   test("the pool dials every host before any of them answers", async () => {
-    const hosts = lab.inventory.hosts;
+    const hosts = env.lab.inventory.hosts;
     const proxies = await barrierProxies(hosts);
     const parallelPool = new HostPool({ helperDir: HELPER_DIR });
     try {
@@ -123,7 +106,7 @@ describe("XdpProgram over SSH", () => {
   });
 
   test("read from the id alone finds it", async () => {
-    const r = await readResource(pool, KINDS.XdpProgram, id, { host: spec(hostOf(0)) });
+    const r = await readResource(env.pool, KINDS.XdpProgram, id, { host: spec(hostOf(0)) });
     expect(r.id).toBe(id);
     expect(r.props.linkId).toBe(outs.linkId);
   });
@@ -131,11 +114,11 @@ describe("XdpProgram over SSH", () => {
   test("update in place swaps the program on the same link", async () => {
     const h = spec(hostOf(0));
     const news = { ...requireValidInputs(KINDS.XdpProgram, { host: h, device: "uplink0", program: "pass" }), __owner: outs.__owner };
-    const { outs: after } = await updateResource(pool, KINDS.XdpProgram, id, outs, news);
+    const { outs: after } = await updateResource(env.pool, KINDS.XdpProgram, id, outs, news);
     expect(after.linkId).toBe(outs.linkId);
     expect(after.programId).not.toBe(outs.programId);
     const back = { ...requireValidInputs(KINDS.XdpProgram, { host: h, device: "uplink0", program: "l2fwd" }), __owner: outs.__owner };
-    outs = (await updateResource(pool, KINDS.XdpProgram, id, after, back)).outs;
+    outs = (await updateResource(env.pool, KINDS.XdpProgram, id, after, back)).outs;
   });
 
   test("a second resource's create of the same attachment is refused with a message saying so", async () => {
@@ -163,47 +146,47 @@ describe("XdpProgram over SSH", () => {
 
     const fdb = await create("FdbEntry", h, { table: outs.maps.fdb, vlan: 100, mac: "52:54:00:00:01:01", device: "vm1" });
     expect(fdb.outs.ifindex).toBe(tap.ifindex);
-    const dump = JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]));
+    const dump = JSON.parse(env.lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]));
     expect(dump).toHaveLength(1);
 
     // Drift: the entry deleted by hand is seen as gone.
-    lab.hostExec(hostOf(0).name, "bpftool", ["map", "delete", "pinned", outs.maps.fdb, "key", "hex", "64", "00", "52", "54", "00", "00", "01", "01"]);
-    const r = await readResource(pool, KINDS.FdbEntry, fdb.id, fdb.outs);
+    env.lab.hostExec(hostOf(0).name, "bpftool", ["map", "delete", "pinned", outs.maps.fdb, "key", "hex", "64", "00", "52", "54", "00", "00", "01", "01"]);
+    const r = await readResource(env.pool, KINDS.FdbEntry, fdb.id, fdb.outs);
     expect(r.id).toBe("");
     // ... and the next apply repairs it.
     await create("FdbEntry", h, { table: outs.maps.fdb, vlan: 100, mac: "52:54:00:00:01:01", device: "vm1" });
-    expect(JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(1);
-    await deleteResource(pool, KINDS.FdbEntry, fdb.id, fdb.outs);
-    expect(JSON.parse(lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(0);
+    expect(JSON.parse(env.lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(1);
+    await deleteResource(env.pool, KINDS.FdbEntry, fdb.id, fdb.outs);
+    expect(JSON.parse(env.lab.hostExec(hostOf(0).name, "bpftool", ["-j", "map", "dump", "pinned", outs.maps.fdb]))).toHaveLength(0);
   });
 
   test("VmInterface owner changes in place; a tap deleted by hand reads as gone", async () => {
     const h = spec(hostOf(0));
     const news = { ...requireValidInputs(KINDS.VmInterface, { host: h, name: "vm1", vcpus: 1, mac: "52:54:00:00:01:01", addresses: ["10.9.0.11"], uplink: "uplink0", egress: true, owner: { uid: 4343, gid: 4343 } }), __owner: tapOuts.__owner };
-    const { outs: after } = await updateResource(pool, KINDS.VmInterface, tapId, tapOuts, news);
+    const { outs: after } = await updateResource(env.pool, KINDS.VmInterface, tapId, tapOuts, news);
     expect(after.ifindex).toBe(tapOuts.ifindex);
-    const r = await readResource(pool, KINDS.VmInterface, tapId, after);
+    const r = await readResource(env.pool, KINDS.VmInterface, tapId, after);
     expect(r.props.owner).toEqual({ uid: 4343, gid: 4343 });
-    lab.hostExec(hostOf(0).name, "ip", ["link", "del", "vm1"]);
-    expect((await readResource(pool, KINDS.VmInterface, tapId, after)).id).toBe("");
-    await deleteResource(pool, KINDS.VmInterface, tapId, after); // absent is success
+    env.lab.hostExec(hostOf(0).name, "ip", ["link", "del", "vm1"]);
+    expect((await readResource(env.pool, KINDS.VmInterface, tapId, after)).id).toBe("");
+    await deleteResource(env.pool, KINDS.VmInterface, tapId, after); // absent is success
   });
 
   test("delete detaches and unpins; the host is as before", async () => {
-    await deleteResource(pool, KINDS.XdpProgram, id, outs);
+    await deleteResource(env.pool, KINDS.XdpProgram, id, outs);
     const [link] = hostJson(hostOf(0), "ip", "-j", "-d", "link", "show", "dev", "uplink0");
     expect(link.xdp).toBeUndefined();
-    expect(lab.hostExec(hostOf(0).name, "find", ["/sys/fs/bpf", "-mindepth", "1", "-not", "-name", "*.debug"]).trim()).toBe("");
-    expect((await readResource(pool, KINDS.XdpProgram, id, outs)).id).toBe("");
+    expect(env.lab.hostExec(hostOf(0).name, "find", ["/sys/fs/bpf", "-mindepth", "1", "-not", "-name", "*.debug"]).trim()).toBe("");
+    expect((await readResource(env.pool, KINDS.XdpProgram, id, outs)).id).toBe("");
   });
 });
 
 describe("what the lab cannot do fails clearly and changes nothing", () => {
   test("RssContext on a veth names the driver", async () => {
     const h = hostOf(1);
-    const before = lab.hostExec(h.name, "ip", ["-j", "-d", "link"]);
+    const before = env.lab.hostExec(h.name, "ip", ["-j", "-d", "link"]);
     await expect(create("RssContext", spec(h), { device: "uplink0", queues: { start: 2, count: 2 }, flows: [{ type: "udp4", dst: "10.9.0.11" }] })).rejects.toThrow(/veth/);
-    expect(lab.hostExec(h.name, "ip", ["-j", "-d", "link"])).toBe(before);
+    expect(env.lab.hostExec(h.name, "ip", ["-j", "-d", "link"])).toBe(before);
   });
 
   test("NetkitLower names the kernel and what it lacks", async () => {
