@@ -156,9 +156,9 @@ test("a request's deadlineMs and owner reach the op; batch members keep their ow
     },
   });
   await run(d, [
-    JSON.stringify({ id: 1, op: "look", args: { owner: "p/s/FdbEntry/a" }, deadlineMs: 3000 }),
+    JSON.stringify({ id: 1, op: "look", args: { ownership: { owner: "p/s/FdbEntry/a" } }, deadlineMs: 3000 }),
     JSON.stringify({ id: 2, op: "batch", deadlineMs: 9000, args: { requests: [
-      { op: "look", args: { owner: "p/s/VmInterface/b" }, deadlineMs: 1000 },
+      { op: "look", args: { ownership: { owner: "p/s/VmInterface/b" } }, deadlineMs: 1000 },
       { op: "look", args: {} },
       { op: "look", args: {}, deadlineMs: 60000 },
     ] } }),
