@@ -2,6 +2,7 @@ import { RESOURCE_FACTS } from "../common/schema-facts";
 import { declaredIdentity, describeKind, keyOf, partsOf } from "./kind";
 import { FdbTableArgs, keyedEntries, readFdbTableArgs } from "../common/args/fdb";
 import { InputReader } from "../common/validate/reader";
+import { OWNERSHIP_FIELD } from "../common/args/common";
 
 /**
  * The entries are kept keyed by `<vlan>/<mac>` from check on (see keyedEntries): Pulumi
@@ -20,7 +21,7 @@ function readArgs(r: InputReader): KeyedFdbTableArgs {
  */
 function identity(a: { table: string }, props: Record<string, unknown>): Record<string, unknown> {
   const table = declaredIdentity(RESOURCE_FACTS.FdbTable, a, props);
-  return typeof props.__owner === "string" ? { ...table, owner: props.__owner } : table;
+  return typeof props.__owner === "string" ? { ...table, [OWNERSHIP_FIELD]: { owner: props.__owner } } : table;
 }
 
 export const fdbTable = describeKind<KeyedFdbTableArgs>("FdbTable", {

@@ -19,16 +19,10 @@ export interface ResourceKind<Args extends object = any> extends ResourceFacts {
   parseKey(key: string): Record<string, unknown>;
   /** The fields the helper's show/remove take, picked from inputs and outputs. */
   identity(args: Args, outputs: Record<string, unknown>): Record<string, unknown>;
-  /**
-   * Where the helper takes the caller's ownership ({owner, op}, readOwnership): top-level
-   * fields unless the kind's own inputs already use the name `owner` (a tap's uid/gid),
-   * in which case they travel nested under this field.
-   */
-  ownershipField?: string;
 }
 
 /** A kind's own code; `identity` defaults to the declared identity fields (declaredIdentity). */
-type KindCode<Args extends object> = Pick<ResourceKind<Args>, "kind" | "readArgs" | "objectKey" | "parseKey" | "ownershipField"> &
+type KindCode<Args extends object> = Pick<ResourceKind<Args>, "kind" | "readArgs" | "objectKey" | "parseKey"> &
   Partial<Pick<ResourceKind<Args>, "identity">>;
 
 /** The kind of schema.json's resource `typeName`: its declared facts and its code. */

@@ -1,5 +1,5 @@
 import { describeKind, keyOf, partsOf } from "./kind";
-import { VmifArgs, readVmifArgs, VM_OWNERSHIP_FIELD } from "../common/args/vmif";
+import { VmifArgs, readVmifArgs } from "../common/args/vmif";
 
 export const vmInterface = describeKind<VmifArgs>("VmInterface", {
   kind: "vmif",
@@ -9,5 +9,4 @@ export const vmInterface = describeKind<VmifArgs>("VmInterface", {
     const [netns, name] = partsOf(key);
     return netns ? { name, netns } : { name };
   },
-  ownershipField: VM_OWNERSHIP_FIELD,
 });

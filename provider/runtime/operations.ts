@@ -1,6 +1,7 @@
 // create / read / update / delete of any resource kind, over a host's helper.
 // Ids are self-describing, `<host>/<kind>/<object>`, so read needs only the id.
 import { randomUUID } from "node:crypto";
+import { OWNERSHIP_FIELD } from "../common/args/common";
 import { ResourceKind } from "../kinds/kind";
 import { HostSpec, hostIdentity } from "../transport/host-spec";
 import { HostRequester } from "./requester";
@@ -29,12 +30,11 @@ function helperArgs(inputs: Props): Props {
  * and lives in the request's args, so the transport's retry of that request on a new
  * helper carries the same op and the helper converges what the first attempt made.
  */
-function ownership(kind: ResourceKind, props: Props, op?: string): Props {
+function ownership(props: Props, op?: string): Props {
   const who: Props = {};
   if (typeof props.__owner === "string") who.owner = props.__owner;
   if (op !== undefined) who.op = op;
-  if (Object.keys(who).length === 0) return {};
-  return kind.ownershipField ? { [kind.ownershipField]: who } : who;
+  return Object.keys(who).length === 0 ? {} : { [OWNERSHIP_FIELD]: who };
 }
 
 /**
@@ -51,7 +51,7 @@ export async function createResource(pool: HostRequester, kind: ResourceKind, in
   const host = inputs.host as HostSpec;
   const args = helperArgs(inputs);
   try {
-    const outputs = (await pool.request(host, `${kind.kind}.apply`, { ...args, ...ownership(kind, inputs, randomUUID()) })) as Props;
+    const outputs = (await pool.request(host, `${kind.kind}.apply`, { ...args, ...ownership(inputs, randomUUID()) })) as Props;
     return { id: resourceId(kind, host, args, outputs), outs: { ...inputs, ...pick(outputs, kind.outputs) } };
   } catch (err) {
     // Did anything stay behind? Then Pulumi must know of it (partial state), not lose it.
@@ -94,7 +94,7 @@ export async function updateResource(pool: HostRequester, kind: ResourceKind, _i
   // an object someone else has adopted since is refused, naming them. Identity outputs
   // (the kernel's RSS context id) travel along so the helper converges the same object.
   const adopt = news.adopt === true || typeof olds.__owner !== "string" || olds.__owner !== news.__owner;
-  const args = { ...helperArgs(news), adopt, ...pick(olds, kind.identityOutputs), ...ownership(kind, news, randomUUID()) };
+  const args = { ...helperArgs(news), adopt, ...pick(olds, kind.identityOutputs), ...ownership(news, randomUUID()) };
   const outputs = (await pool.request(host, `${kind.kind}.apply`, args)) as Props;
   return { outs: { ...news, ...pick(outputs, kind.outputs) } };
 }
@@ -105,7 +105,7 @@ export async function updateResource(pool: HostRequester, kind: ResourceKind, _i
  */
 export async function deleteResource(pool: HostRequester, kind: ResourceKind, id: string, props: Props): Promise<{ keptFor?: string }> {
   const host = props.host as HostSpec;
-  const identity = { ...kind.identity(helperArgs(props) as never, props), ...ownership(kind, props) };
+  const identity = { ...kind.identity(helperArgs(props) as never, props), ...ownership(props) };
   const result = (await pool.request(host, `${kind.kind}.remove`, identity)) as { removed?: boolean; owner?: unknown } | null;
   if (result && result.removed === false && typeof result.owner === "string") {
     console.warn(`hvnet: ${kind.typeName} ${id} was left on the host: it is owned by ${result.owner}, and only its owner's delete removes it`);

@@ -1,5 +1,7 @@
 // Errors of the transport layer. Each one names the host (its identity) so a fleet-wide
 // `pulumi up` that fails on one hypervisor says which one without a stack trace.
+import type { ErrorBody } from "../common/protocol";
+import type { FieldProblem } from "../common/validate/errors";
 
 /** Anything that went wrong reaching a host or talking to its helper. */
 export class TransportError extends Error {
@@ -47,40 +49,47 @@ export class HostRequirementError extends TransportError {
   }
 }
 
-export interface HelperErrorBody {
-  code: string;
-  message: string;
-  errno?: string | number;
-  kernelMessage?: string;
-  /** The whole libbpf/verifier log when kernelMessage is its excerpt. */
-  log?: string;
-}
-
 /**
  * An operation the helper reported as failed, or a helper that died under a request.
- * Carries the helper's code/errno/kernelMessage so the provider can map them to
- * field-level messages.
+ * Keeps every field of the helper's error body (protocol.ts ErrorBody) so the provider
+ * can act on code, errno, field problems and the attribute the kernel pointed at.
  */
 export class HelperError extends Error {
   readonly code: string;
-  readonly errno?: string | number;
+  readonly errno?: number;
   readonly kernelMessage?: string;
   readonly log?: string;
+  readonly problems?: FieldProblem[];
+  readonly attribute?: string;
   constructor(
     readonly host: string,
     readonly op: string,
-    body: HelperErrorBody,
+    body: ErrorBody,
     /** The helper's last stderr lines, when the failure was the helper itself. */
     readonly stderr: string[] = [],
   ) {
     const tail = stderr.length ? `\nhelper stderr (last ${stderr.length} lines):\n  ${stderr.join("\n  ")}` : "";
-    // The helper's message already says what the kernel said; a body from elsewhere may not.
-    const km = body.kernelMessage && !body.message.includes(body.kernelMessage) ? ` (kernel: ${body.kernelMessage})` : "";
-    super(`${host}: ${op}: ${body.message}${km}${tail}`);
+    super(`${host}: ${op}: ${body.message}${unsaid(body)}${tail}`);
     this.name = "HelperError";
     this.code = body.code;
     this.errno = body.errno;
     this.kernelMessage = body.kernelMessage;
     if (body.log) this.log = body.log;
+    if (body.problems) this.problems = body.problems;
+    if (body.attribute) this.attribute = body.attribute;
   }
+}
+
+/**
+ * What the body knows and its message does not say yet. The helper's messages already
+ * say it all; a body from elsewhere may not, and the operator reads each thing once.
+ */
+function unsaid(body: ErrorBody): string {
+  const said = (text: string) => body.message.includes(text);
+  const parts: string[] = [];
+  if (body.kernelMessage && !said(body.kernelMessage)) parts.push(`kernel: ${body.kernelMessage}`);
+  if (body.attribute && !said(body.attribute)) parts.push(`attribute ${body.attribute}`);
+  const problems = (body.problems ?? []).map((p) => `${p.field}: ${p.message}`).filter((p) => !said(p));
+  if (problems.length) parts.push(problems.join("; "));
+  return parts.length ? ` (${parts.join("; ")})` : "";
 }

@@ -6,7 +6,8 @@
 import { dial, type DialOptions, type SshConnection } from "./connection";
 import { ensureDeployed, helperCommand, loadBundle } from "./deploy";
 import { TransportError } from "./errors";
-import { HelperClient, HelperProcess, NotDeployedError, type RequestOptions } from "./helper-process";
+import { HelperClient, type RequestOptions } from "./helper-client";
+import { HelperProcess, NotDeployedError } from "./helper-process";
 import { connectionKey, hostIdentity, validateHostSpec, type HostSpec } from "./host-spec";
 
 export interface HostPoolOptions {

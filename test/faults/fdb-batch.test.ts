@@ -136,17 +136,17 @@ const paths: Array<[string, (reqs: Array<{ op: string; args: unknown }>) => Prom
 describe.each(paths)("%s", (_name, run) => {
   test("an entry owned by another stack and an invalid entry fail alone, each with its own message", async () => {
     const vlan = _name === "one batch message" ? 10 : 20;
-    await h.request("fdb.apply", { table: TABLE, vlan, mac: mac(0), device: "vm0", owner: A, op: "op-a-00000001" });
+    await h.request("fdb.apply", { table: TABLE, vlan, mac: mac(0), device: "vm0", ownership: { owner: A, op: "op-a-00000001" } });
     const good = [1, 2, 3, 4, 5, 6];
     const reqs = [
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(1), device: "vm1", owner: B } },
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(2), device: "vm1", owner: B } },
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(0), device: "vm1", owner: B } }, // A's
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(3), device: "vm1", owner: B } },
-      { op: "fdb.apply", args: { table: TABLE, vlan: 4095, mac: mac(9), device: "vm1", owner: B } }, // invalid
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(4), device: "vm1", owner: B } },
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(5), device: "vm1", owner: B } },
-      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(6), device: "vm1", owner: B } },
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(1), device: "vm1", ownership: { owner: B } } },
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(2), device: "vm1", ownership: { owner: B } } },
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(0), device: "vm1", ownership: { owner: B } } }, // A's
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(3), device: "vm1", ownership: { owner: B } } },
+      { op: "fdb.apply", args: { table: TABLE, vlan: 4095, mac: mac(9), device: "vm1", ownership: { owner: B } } }, // invalid
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(4), device: "vm1", ownership: { owner: B } } },
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(5), device: "vm1", ownership: { owner: B } } },
+      { op: "fdb.apply", args: { table: TABLE, vlan, mac: mac(6), device: "vm1", ownership: { owner: B } } },
     ];
     const out = await run(reqs);
     expect(out.map((o) => o.ok)).toEqual([true, true, false, true, false, true, true, true]);
@@ -185,9 +185,9 @@ describe.each(paths)("%s", (_name, run) => {
 
 test("the same entry twice in one batch: the second owner is refused as if they came one by one", async () => {
   const out = (await h.request("batch", { requests: [
-    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm0", owner: A } },
-    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm1", owner: B } },
-    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm0", owner: A } },
+    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm0", ownership: { owner: A } } },
+    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm1", ownership: { owner: B } } },
+    { op: "fdb.apply", args: { table: TABLE, vlan: 50, mac: mac(1), device: "vm0", ownership: { owner: A } } },
   ] })).results;
   expect(out.map((o: { ok: boolean }) => o.ok)).toEqual([true, false, true]);
   expect(out[1].error.message).toContain(`is owned by ${A}`);

@@ -66,7 +66,7 @@ beforeAll(async () => {
   // Filled in batches as a big stack's `up` would send them, all to vm0.
   for (let start = 0; start < SIZE; start += 16384) {
     const requests = Array.from({ length: 16384 }, (_, k) => ({
-      op: "fdb.apply", args: { table: TABLE, vlan: 1, mac: mac(start + k), device: "vm0", owner: "p/s/FdbTable/fill" },
+      op: "fdb.apply", args: { table: TABLE, vlan: 1, mac: mac(start + k), device: "vm0", ownership: { owner: "p/s/FdbTable/fill" } },
     }));
     const out = await host.request("batch", { requests });
     const bad = out.results.filter((r: { ok: boolean }) => !r.ok);
@@ -86,7 +86,7 @@ test("the table holds exactly its size, and the ports map only vm0", () => {
 });
 
 test("one more entry to a new device: the message names the pin and the size; no port is left for the device", async () => {
-  const r = await host.call("fdb.apply", { table: TABLE, vlan: 2, mac: mac(0), device: "vm1", owner: "p/s/FdbEntry/late" });
+  const r = await host.call("fdb.apply", { table: TABLE, vlan: 2, mac: mac(0), device: "vm1", ownership: { owner: "p/s/FdbEntry/late" } });
   expect(r.ok).toBe(false);
   expect(r.error.code).toBe("ENOSPC");
   expect(r.error.message).toContain(FULL);
@@ -97,12 +97,12 @@ test("one more entry to a new device: the message names the pin and the size; no
 });
 
 test("a batch with room for one of its two new entries: the first is applied, the second fails alone, its device gets no port", async () => {
-  const freed = await host.request("fdb.remove", { table: TABLE, vlan: 1, mac: mac(SIZE - 1), owner: "p/s/FdbTable/fill" });
+  const freed = await host.request("fdb.remove", { table: TABLE, vlan: 1, mac: mac(SIZE - 1), ownership: { owner: "p/s/FdbTable/fill" } });
   expect(freed).toEqual({ removed: true });
   expect(entryCount()).toBe(SIZE - 1);
   const out = await host.request("batch", { requests: [
-    { op: "fdb.apply", args: { table: TABLE, vlan: 3, mac: mac(1), device: "vm1", owner: "p/s/FdbEntry/x" } },
-    { op: "fdb.apply", args: { table: TABLE, vlan: 3, mac: mac(2), device: "vm2", owner: "p/s/FdbEntry/y" } },
+    { op: "fdb.apply", args: { table: TABLE, vlan: 3, mac: mac(1), device: "vm1", ownership: { owner: "p/s/FdbEntry/x" } } },
+    { op: "fdb.apply", args: { table: TABLE, vlan: 3, mac: mac(2), device: "vm2", ownership: { owner: "p/s/FdbEntry/y" } } },
   ] });
   expect(out.results[0]).toEqual({ ok: true, result: { ifindex: ifindex.vm1 } });
   expect(out.results[1].ok).toBe(false);
@@ -128,11 +128,11 @@ function applyManyDirect(raws: unknown[]): Array<{ ok: boolean; result?: any; er
 }
 
 test("a group the map takes only part of is undone whole: no prefix of it stays, no port of it either", async () => {
-  await host.request("fdb.remove", { table: TABLE, vlan: 1, mac: mac(SIZE - 2), owner: "p/s/FdbTable/fill" });
+  await host.request("fdb.remove", { table: TABLE, vlan: 1, mac: mac(SIZE - 2), ownership: { owner: "p/s/FdbTable/fill" } });
   expect(entryCount()).toBe(SIZE - 1);
   const out = applyManyDirect([
-    { table: TABLE, vlan: 4, mac: mac(1), device: "vm2", owner: "p/s/FdbEntry/x2" },
-    { table: TABLE, vlan: 4, mac: mac(2), device: "vm2", owner: "p/s/FdbEntry/y2" },
+    { table: TABLE, vlan: 4, mac: mac(1), device: "vm2", ownership: { owner: "p/s/FdbEntry/x2" } },
+    { table: TABLE, vlan: 4, mac: mac(2), device: "vm2", ownership: { owner: "p/s/FdbEntry/y2" } },
   ]);
   for (const o of out) {
     expect(o.ok).toBe(false);
@@ -147,11 +147,11 @@ test("a group the map takes only part of is undone whole: no prefix of it stays,
 });
 
 test("a full table still converges and moves the entries it holds", async () => {
-  expect(await host.call("fdb.apply", { table: TABLE, vlan: 5, mac: mac(1), device: "vm0", owner: "p/s/FdbEntry/z" })).toMatchObject({ ok: true });
+  expect(await host.call("fdb.apply", { table: TABLE, vlan: 5, mac: mac(1), device: "vm0", ownership: { owner: "p/s/FdbEntry/z" } })).toMatchObject({ ok: true });
   expect(entryCount()).toBe(SIZE);
-  const same = await host.call("fdb.apply", { table: TABLE, vlan: 1, mac: mac(7), device: "vm0", owner: "p/s/FdbTable/fill" });
+  const same = await host.call("fdb.apply", { table: TABLE, vlan: 1, mac: mac(7), device: "vm0", ownership: { owner: "p/s/FdbTable/fill" } });
   expect(same.ok).toBe(true);
-  const moved = await host.call("fdb.apply", { table: TABLE, vlan: 1, mac: mac(8), device: "vm1", owner: "p/s/FdbTable/fill" });
+  const moved = await host.call("fdb.apply", { table: TABLE, vlan: 1, mac: mac(8), device: "vm1", ownership: { owner: "p/s/FdbTable/fill" } });
   expect(moved).toMatchObject({ ok: true, result: { ifindex: ifindex.vm1 } });
   expect(entryCount()).toBe(SIZE);
 });

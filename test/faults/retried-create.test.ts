@@ -106,7 +106,7 @@ describe("SSH dies with the create in flight (lab host, real sshd)", () => {
     );
     // One request from the runtime; the transport resent it, so one op.
     expect(sent.map((s) => s.op)).toEqual(["xdp.apply"]);
-    const op = sent[0].args.op;
+    const op = sent[0].args.ownership.op;
     expect(op).toMatch(UUID);
 
     expect(id).toBe(`${host.name}/xdp//uplink0/`);
@@ -168,7 +168,7 @@ describe("a retried rss.apply and netkit.apply against a double (test double, no
 
   test("a retried rss.apply (same op) reuses the context the first attempt allocated, against a double", () => {
     const nic = new FakeEthtoolNic({ driver: "mlx5_core", combined: 16, maxCombined: 32, indirSize: 128, contexts: true, ntuple: "special", contextIds: [7, 3, 12] });
-    const request = { device: "eth0", queues: { start: 8, count: 4 }, flows: [{ type: "udp4", dst: "10.0.0.5", dstPort: 4789 }], owner: "hvt/a/RssContext/vm1", op: "7c4d3a8e-0b1f-4c2a-9d3e-5f6a7b8c9d0e" };
+    const request = { device: "eth0", queues: { start: 8, count: 4 }, flows: [{ type: "udp4", dst: "10.0.0.5", dstPort: 4789 }], ownership: { owner: "hvt/a/RssContext/vm1", op: "7c4d3a8e-0b1f-4c2a-9d3e-5f6a7b8c9d0e" } };
     const first = rss.applyRssOn(nic, readRssArgs(InputReader.of(request)));
     // The answer is lost; the transport sends the very same args again.
     const retry = rss.applyRssOn(nic, readRssArgs(InputReader.of(request)));
@@ -177,16 +177,16 @@ describe("a retried rss.apply and netkit.apply against a double (test double, no
     expect([...nic.contexts.keys()].sort((a, b) => a - b)).toEqual([0, first.contextId]);
     expect(nic.rules.size).toBe(1);
     expect(Object.keys(rssRecord().contexts)).toEqual([String(first.contextId)]);
-    expect(rssRecord().contexts[first.contextId]).toMatchObject({ owner: request.owner, op: request.op });
+    expect(rssRecord().contexts[first.contextId]).toMatchObject(request.ownership);
 
     // The whole `up` failed and runs again: a new op, the same resource (owner) finds it too.
-    const rerun = rss.applyRssOn(nic, readRssArgs(InputReader.of({ ...request, op: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" })));
+    const rerun = rss.applyRssOn(nic, readRssArgs(InputReader.of({ ...request, ownership: { ...request.ownership, op: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a" } })));
     expect(rerun.contextId).toBe(first.contextId);
     expect(nic.contexts.size).toBe(2);
 
     // Another resource asking for the same queues is still refused: the finding is by owner or op only.
-    expect(() => rss.applyRssOn(nic, readRssArgs(InputReader.of({ ...request, owner: "hvt/b/RssContext/vm2", op: "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d" })))).toThrow(/overlap RSS context/);
-    expect(rss.removeRssOn(nic, "eth0", first.contextId, { owner: request.owner })).toEqual({ removed: true });
+    expect(() => rss.applyRssOn(nic, readRssArgs(InputReader.of({ ...request, ownership: { owner: "hvt/b/RssContext/vm2", op: "1a2b3c4d-5e6f-4a1b-8c2d-3e4f5a6b7c8d" } })))).toThrow(/overlap RSS context/);
+    expect(rss.removeRssOn(nic, "eth0", first.contextId, { owner: request.ownership.owner })).toEqual({ removed: true });
   });
 
   test("a retried netkit.apply (same op) converges on the device the first attempt made, against a double", () => {
@@ -195,7 +195,7 @@ describe("a retried rss.apply and netkit.apply against a double (test double, no
     const rt = new RtNetlink(new NetlinkClient(fake.transport(NETLINK_ROUTE)));
     const netdev = new NetdevGenl(new GenlClient(new NetlinkClient(fake.transport(NETLINK_GENERIC))));
     const k = { rt, target: rt, netdev, kernelRelease: "7.1.0-hvt-double" };
-    const request = { name: "nk0", lowerDevice: "eth0", queues: { start: 4, count: 2 }, owner: "hvt/a/NetkitLower/vm1", op: "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e" };
+    const request = { name: "nk0", lowerDevice: "eth0", queues: { start: 4, count: 2 }, ownership: { owner: "hvt/a/NetkitLower/vm1", op: "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e" } };
     const queueCreates = () => fake.requests.filter((r) => r.protocol === NETLINK_GENERIC && r.msg.payload.readUInt8(0) === NETDEV_CMD["queue-create"]).length;
 
     const first = netkit.applyNetkitOn(k, readNetkitArgs(InputReader.of(request)));
@@ -204,6 +204,6 @@ describe("a retried rss.apply and netkit.apply against a double (test double, no
     expect(retry.ifindex).toBe(first.ifindex);
     expect(retry.leases).toEqual(first.leases);
     expect(queueCreates()).toBe(leased); // read back, not leased again
-    expect(netkit.removeNetkitOn(k, { name: "nk0", who: { owner: request.owner } })).toEqual({ removed: true });
+    expect(netkit.removeNetkitOn(k, { name: "nk0", who: { owner: request.ownership.owner } })).toEqual({ removed: true });
   });
 });

@@ -48,11 +48,11 @@ afterAll(async () => {
 });
 
 test("another owner is refused, naming the owner; its remove leaves the entry and names the owner", async () => {
-  await host.request("fdb.apply", entry(10, "vm0", { owner: A, op: "op-a-0000001" }));
-  const r = await host.call("fdb.apply", entry(10, "vm0", { owner: B, op: "op-b-0000001" }));
+  await host.request("fdb.apply", entry(10, "vm0", { ownership: { owner: A, op: "op-a-0000001" } }));
+  const r = await host.call("fdb.apply", entry(10, "vm0", { ownership: { owner: B, op: "op-b-0000001" } }));
   expect(r.ok).toBe(false);
   expect(r.error).toEqual({ code: "EEXIST", message: `FDB entry vlan 10 ${MAC} in ${TABLE} is owned by ${A}; set adopt: true to take it over` });
-  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, owner: B })).toEqual({ removed: false, owner: A });
+  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, ownership: { owner: B } })).toEqual({ removed: false, owner: A });
   expect(target(10, MAC)).toBe(ifindex.vm0);
   // An owner-less caller (a tool calling the helper) cannot delete it either.
   expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC })).toEqual({ removed: false, owner: A });
@@ -60,17 +60,17 @@ test("another owner is refused, naming the owner; its remove leaves the entry an
 });
 
 test("a retried create converges: same owner, or the same operation", async () => {
-  expect(await host.request("fdb.apply", entry(10, "vm0", { owner: A, op: "op-a-0000002" }))).toEqual({ ifindex: ifindex.vm0 });
+  expect(await host.request("fdb.apply", entry(10, "vm0", { ownership: { owner: A, op: "op-a-0000002" } }))).toEqual({ ifindex: ifindex.vm0 });
   // The very operation retried converges even when the owner text reads differently.
-  expect(await host.request("fdb.apply", entry(10, "vm1", { owner: `${A}-renamed`, op: "op-a-0000002" }))).toEqual({ ifindex: ifindex.vm1 });
+  expect(await host.request("fdb.apply", entry(10, "vm1", { ownership: { owner: `${A}-renamed`, op: "op-a-0000002" } }))).toEqual({ ifindex: ifindex.vm1 });
   expect(target(10, MAC)).toBe(ifindex.vm1);
 });
 
 test("adopt takes the entry over: the old owner's remove then leaves it, the new owner's removes it", async () => {
-  expect(await host.request("fdb.apply", entry(10, "vm0", { owner: B, op: "op-b-0000002", adopt: true }))).toEqual({ ifindex: ifindex.vm0 });
-  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, owner: A })).toEqual({ removed: false, owner: B });
+  expect(await host.request("fdb.apply", entry(10, "vm0", { ownership: { owner: B, op: "op-b-0000002" }, adopt: true }))).toEqual({ ifindex: ifindex.vm0 });
+  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, ownership: { owner: A } })).toEqual({ removed: false, owner: B });
   expect(target(10, MAC)).toBe(ifindex.vm0);
-  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, owner: B })).toEqual({ removed: true });
+  expect(await host.request("fdb.remove", { table: TABLE, vlan: 10, mac: MAC, ownership: { owner: B } })).toEqual({ removed: true });
   expect(target(10, MAC)).toBeUndefined();
   // No owner left in the table: no record left either.
   expect(ownerRecords()).toEqual([]);
@@ -81,14 +81,14 @@ test("an entry made by hand is nobody's: an owner is refused unless adopt, and i
   const value = [ifindex.vm0 & 0xff, ifindex.vm0 >> 8, 0, 0, 0, 0, 0, 0].map(String);
   host.hostExec("bpftool", ["map", "update", "pinned", TABLE, "key", ...key, "value", ...value]);
   expect(target(20, MAC)).toBe(ifindex.vm0);
-  const r = await host.call("fdb.apply", entry(20, "vm0", { owner: A }));
+  const r = await host.call("fdb.apply", entry(20, "vm0", { ownership: { owner: A } }));
   expect(r.ok).toBe(false);
   expect(r.error.code).toBe("EEXIST");
   expect(r.error.message).toContain("has no owner (made by hand or by another tool); set adopt: true");
-  expect(await host.request("fdb.remove", { table: TABLE, vlan: 20, mac: MAC, owner: A })).toEqual({ removed: false });
+  expect(await host.request("fdb.remove", { table: TABLE, vlan: 20, mac: MAC, ownership: { owner: A } })).toEqual({ removed: false });
   expect(target(20, MAC)).toBe(ifindex.vm0);
-  expect(await host.request("fdb.apply", entry(20, "vm1", { owner: A, adopt: true }))).toEqual({ ifindex: ifindex.vm1 });
-  expect(await host.request("fdb.remove", { table: TABLE, vlan: 20, mac: MAC, owner: A })).toEqual({ removed: true });
+  expect(await host.request("fdb.apply", entry(20, "vm1", { ownership: { owner: A }, adopt: true }))).toEqual({ ifindex: ifindex.vm1 });
+  expect(await host.request("fdb.remove", { table: TABLE, vlan: 20, mac: MAC, ownership: { owner: A } })).toEqual({ removed: true });
   expect(target(20, MAC)).toBeUndefined();
 });
 
@@ -104,16 +104,16 @@ test("callers that name no owner behave as before owners existed", async () => {
 test("10,000 owned entries: one record, read back by the next batch (a retried create converges whole)", async () => {
   const requests = Array.from({ length: 10000 }, (_, i) => ({
     op: "fdb.apply",
-    args: { table: TABLE, vlan: 40, mac: `02:00:00:01:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`, device: "vm0", owner: `p/s/FdbEntry/e${i}`, op: `op-${String(i).padStart(8, "0")}` },
+    args: { table: TABLE, vlan: 40, mac: `02:00:00:01:${(i >> 8).toString(16).padStart(2, "0")}:${(i & 0xff).toString(16).padStart(2, "0")}`, device: "vm0", ownership: { owner: `p/s/FdbEntry/e${i}`, op: `op-${String(i).padStart(8, "0")}` } },
   }));
   for (let round = 0; round < 2; round++) {
     const out = await host.request("batch", { requests });
     expect(out.results.filter((r: { ok: boolean }) => !r.ok)).toEqual([]);
   }
   expect(ownerRecords()).toHaveLength(1);
-  const other = await host.call("fdb.apply", { ...requests[1234].args, owner: B, op: undefined });
+  const other = await host.call("fdb.apply", { ...requests[1234].args, ownership: { owner: B } });
   expect(other.error.message).toContain("is owned by p/s/FdbEntry/e1234;");
-  const gone = await host.request("batch", { requests: requests.map((r) => ({ op: "fdb.remove", args: { table: TABLE, vlan: 40, mac: r.args.mac, owner: r.args.owner } })) });
+  const gone = await host.request("batch", { requests: requests.map((r) => ({ op: "fdb.remove", args: { table: TABLE, vlan: 40, mac: r.args.mac, ownership: { owner: r.args.ownership.owner } } })) });
   expect(gone.results.every((r: { ok: boolean; result: { removed: boolean } }) => r.ok && r.result.removed)).toBe(true);
   expect(ownerRecords()).toEqual([]);
 });

@@ -56,7 +56,7 @@ beforeAll(async () => {
   for (const d of ["vm0", "vm1", "vm2"]) ifindex[d] = host.ns.ipJson("link", "show", "dev", d)[0].ifindex;
   await host.request("xdp.apply", { device: "uplink0", program: "l2fwd" });
   // Neighbours in the same map: another stack's FdbEntry, and an entry made by hand.
-  await host.request("fdb.apply", { table: TABLE, vlan: 7, mac: "02:00:00:00:00:09", device: "vm2", owner: X, op: "op-x-00000001" });
+  await host.request("fdb.apply", { table: TABLE, vlan: 7, mac: "02:00:00:00:00:09", device: "vm2", ownership: { owner: X, op: "op-x-00000001" } });
   handSet(8, "02:00:00:00:00:08", 1);
 }, 60000);
 
@@ -66,13 +66,13 @@ afterAll(async () => {
 
 test("10,000 entries in one apply; the same apply again writes nothing", async () => {
   const t0 = Date.now();
-  expect(await host.request("fdbtable.apply", { table: TABLE, entries: entries(N), owner: T, op: "op-t-00000001" })).toEqual({ count: N, added: N, changed: 0, removed: 0 });
+  expect(await host.request("fdbtable.apply", { table: TABLE, entries: entries(N), ownership: { owner: T, op: "op-t-00000001" } })).toEqual({ count: N, added: N, changed: 0, removed: 0 });
   const ms = Date.now() - t0;
   console.log(`fdbtable.apply of ${N} new entries: ${ms} ms`);
   expect(mapCount()).toBe(N + 2);
   expect(target(100, macOf(0))).toBe(ifindex.vm1);
   expect(target(101, macOf(1))).toBe(ifindex.vm0);
-  expect(await host.request("fdbtable.apply", { table: TABLE, entries: entries(N), owner: T, op: "op-t-00000002" })).toEqual({ count: N, added: 0, changed: 0, removed: 0 });
+  expect(await host.request("fdbtable.apply", { table: TABLE, entries: entries(N), ownership: { owner: T, op: "op-t-00000002" } })).toEqual({ count: N, added: 0, changed: 0, removed: 0 });
 }, 60000);
 
 test("only the delta is applied: one added, one changed, one removed; the neighbours stay", async () => {
@@ -81,7 +81,7 @@ test("only the delta is applied: one added, one changed, one removed; the neighb
   next.splice(9, 1); // removed: vlan 101, macOf(9)
   next.push({ vlan: 4000, mac: "02:00:00:00:99:99", device: "vm0" }); // added
   const t0 = Date.now();
-  expect(await host.request("fdbtable.apply", { table: TABLE, entries: next, owner: T, op: "op-t-00000003" })).toEqual({ count: N, added: 1, changed: 1, removed: 1 });
+  expect(await host.request("fdbtable.apply", { table: TABLE, entries: next, ownership: { owner: T, op: "op-t-00000003" } })).toEqual({ count: N, added: 1, changed: 1, removed: 1 });
   console.log(`fdbtable.apply of a 3-entry delta among ${N}: ${Date.now() - t0} ms`);
   expect(target(101, macOf(5))).toBe(ifindex.vm2);
   expect(target(101, macOf(9))).toBeUndefined();
@@ -94,7 +94,7 @@ test("only the delta is applied: one added, one changed, one removed; the neighb
 test("show: the owner's entries keyed by <vlan>/<mac> in key order; one entry changed by hand shows as that entry", async () => {
   handSet(102, macOf(10), ifindex.vm2);
   const t0 = Date.now();
-  const shown = await host.request("fdbtable.show", { table: TABLE, owner: T });
+  const shown = await host.request("fdbtable.show", { table: TABLE, ownership: { owner: T } });
   console.log(`fdbtable.show of ${N} entries: ${Date.now() - t0} ms`);
   expect(shown.count).toBe(N);
   const keys = Object.keys(shown.entries);
@@ -108,16 +108,16 @@ test("show: the owner's entries keyed by <vlan>/<mac> in key order; one entry ch
   expect(shown.entries["7/02:00:00:00:00:09"]).toBeUndefined();
   expect(shown.entries["8/02:00:00:00:00:08"]).toBeUndefined();
   // Another owner sees none of them.
-  expect((await host.request("fdbtable.show", { table: TABLE, owner: "quick/other/FdbTable/t" })).count).toBe(0);
+  expect((await host.request("fdbtable.show", { table: TABLE, ownership: { owner: "quick/other/FdbTable/t" } })).count).toBe(0);
   // Put it back, as an up after refresh would, in the keyed form the state holds.
-  const back = await host.request("fdbtable.apply", { table: TABLE, entries: { ...shown.entries, [`102/${macOf(10)}`]: "vm1" }, owner: T, op: "op-t-00000004" });
+  const back = await host.request("fdbtable.apply", { table: TABLE, entries: { ...shown.entries, [`102/${macOf(10)}`]: "vm1" }, ownership: { owner: T, op: "op-t-00000004" } });
   expect(back).toEqual({ count: N, added: 0, changed: 1, removed: 0 });
   expect(target(102, macOf(10))).toBe(ifindex.vm1);
 }, 60000);
 
 test("an entry someone else owns is refused, naming the entry and its owner; nothing of the apply is written", async () => {
   const next = [...entries(N), { vlan: 7, mac: "02:00:00:00:00:09", device: "vm0" }, { vlan: 4001, mac: "02:00:00:00:99:98", device: "vm0" }];
-  const r = await host.call("fdbtable.apply", { table: TABLE, entries: next, owner: T, op: "op-t-00000005" });
+  const r = await host.call("fdbtable.apply", { table: TABLE, entries: next, ownership: { owner: T, op: "op-t-00000005" } });
   expect(r.ok).toBe(false);
   expect(r.error.code).toBe("EEXIST");
   expect(r.error.message).toContain(`vlan 7 02:00:00:00:00:09 (owned by ${X})`);
@@ -125,7 +125,7 @@ test("an entry someone else owns is refused, naming the entry and its owner; not
   expect(target(4001, "02:00:00:00:99:98")).toBeUndefined();
   expect(target(7, "02:00:00:00:00:09")).toBe(ifindex.vm2);
   // The hand-made entry is nobody's: refused too.
-  const h = await host.call("fdbtable.apply", { table: TABLE, entries: [...entries(N), { vlan: 8, mac: "02:00:00:00:00:08", device: "vm0" }], owner: T, op: "op-t-00000006" });
+  const h = await host.call("fdbtable.apply", { table: TABLE, entries: [...entries(N), { vlan: 8, mac: "02:00:00:00:00:08", device: "vm0" }], ownership: { owner: T, op: "op-t-00000006" } });
   expect(h.ok).toBe(false);
   expect(h.error.message).toContain("vlan 8 02:00:00:00:00:08 (no owner)");
   expect(target(8, "02:00:00:00:00:08")).toBe(1);
@@ -134,8 +134,8 @@ test("an entry someone else owns is refused, naming the entry and its owner; not
 test("an ingress ACL on a device's entries puts the ACL program on its port, and show reports it", async () => {
   const acl = { rules: [{ action: "allow", protocol: "tcp", dstPorts: { from: 22, to: 22 } }], defaultAction: "deny" };
   const next = entries(N).map((e) => (e.device === "vm0" ? { ...e, ingressAcl: acl } : e));
-  expect(await host.request("fdbtable.apply", { table: TABLE, entries: next, owner: T, op: "op-t-00000007" })).toEqual({ count: N, added: 1, changed: 1, removed: 1 });
-  const shown = await host.request("fdbtable.show", { table: TABLE, owner: T });
+  expect(await host.request("fdbtable.apply", { table: TABLE, entries: next, ownership: { owner: T, op: "op-t-00000007" } })).toEqual({ count: N, added: 1, changed: 1, removed: 1 });
+  const shown = await host.request("fdbtable.show", { table: TABLE, ownership: { owner: T } });
   expect(shown.entries[`101/${macOf(1)}`]).toEqual({ device: "vm0", ingressAcl: acl });
   expect(shown.entries[`100/${macOf(0)}`]).toEqual("vm1");
 }, 60000);
@@ -155,12 +155,12 @@ test("N fdb.show in one batch answer as N single shows", async () => {
 
 test("remove takes only the table's entries, in one go; the neighbours stay", async () => {
   const t0 = Date.now();
-  expect(await host.request("fdbtable.remove", { table: TABLE, owner: T })).toEqual({ removed: true, count: N });
+  expect(await host.request("fdbtable.remove", { table: TABLE, ownership: { owner: T } })).toEqual({ removed: true, count: N });
   console.log(`fdbtable.remove of ${N} entries: ${Date.now() - t0} ms`);
   expect(mapCount()).toBe(2);
   expect(target(7, "02:00:00:00:00:09")).toBe(ifindex.vm2);
   expect(target(8, "02:00:00:00:00:08")).toBe(1);
-  expect((await host.request("fdbtable.show", { table: TABLE, owner: T })).count).toBe(0);
+  expect((await host.request("fdbtable.show", { table: TABLE, ownership: { owner: T } })).count).toBe(0);
   // The ports of the table's devices are gone; the FdbEntry's device keeps its port.
   const ports = JSON.parse(host.hostExec("bpftool", ["-j", "map", "dump", "pinned", TABLE.replace(/fdb$/, "ports")]));
   expect(ports.map((p: any) => p.formatted?.key ?? p.key)).toHaveLength(1);

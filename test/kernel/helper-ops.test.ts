@@ -36,7 +36,7 @@ afterAll(async () => {
 
 describe("XdpProgram through a pinned bpf_link", () => {
   test("attaches l2fwd natively and pins link and maps", async () => {
-    const out = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_A, op: "op-first-attach" });
+    const out = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", ownership: { owner: OWNER_A, op: "op-first-attach" } });
     expect(out.attachMode).toBe("native");
     expect(out.linkPin).toBe(`${UPLINK_PIN}/link`);
     expect(Object.keys(out.maps).sort()).toEqual(["fdb", "ports", "stats"]);
@@ -47,7 +47,7 @@ describe("XdpProgram through a pinned bpf_link", () => {
   });
 
   test("another owner's create without adopt is refused, naming the pin and the owner", async () => {
-    const r = await host.call("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_B, op: "op-second-owner" });
+    const r = await host.call("xdp.apply", { device: "uplink0", program: "l2fwd", ownership: { owner: OWNER_B, op: "op-second-owner" } });
     expect(r.ok).toBe(false);
     expect(r.error.code).toBe("EEXIST");
     expect(r.error.message).toContain(UPLINK_PIN);
@@ -58,13 +58,13 @@ describe("XdpProgram through a pinned bpf_link", () => {
 
   test("the same request again (a retry, same op) converges on the same link", async () => {
     const a = await host.request("xdp.show", { device: "uplink0" });
-    const b = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", owner: OWNER_A, op: "op-first-attach" });
+    const b = await host.request("xdp.apply", { device: "uplink0", program: "l2fwd", ownership: { owner: OWNER_A, op: "op-first-attach" } });
     expect(b.linkId).toBe(a.linkId);
     expect(b.programId).toBe(a.programId);
   });
 
   test("another owner's remove leaves the attachment and names its owner", async () => {
-    expect(await host.request("xdp.remove", { device: "uplink0", owner: OWNER_B })).toEqual({ removed: false, owner: OWNER_A });
+    expect(await host.request("xdp.remove", { device: "uplink0", ownership: { owner: OWNER_B } })).toEqual({ removed: false, owner: OWNER_A });
     expect(xdpProgId("uplink0")).toBeDefined();
   });
 

@@ -6,6 +6,7 @@ import { Dispatcher } from "../../provider/helper/rpc/dispatcher";
 import { serve } from "../../provider/helper/rpc/server";
 import { OpError, toErrorBody } from "../../provider/helper/rpc/errors";
 import { KernelError } from "../../provider/helper/kernel/errors";
+import { NetlinkError } from "../../provider/helper/kernel/netlink/codec";
 import { libbpfError } from "../../provider/helper/kernel/bpf/internal/log";
 import { currentRequest } from "../../provider/helper/state/request-context";
 import { HelperError } from "../../provider/transport/errors";
@@ -155,9 +156,9 @@ test("a request's deadlineMs and owner reach the op; batch members keep their ow
     },
   });
   await run(d, [
-    JSON.stringify({ id: 1, op: "look", args: { owner: "p/s/FdbEntry/a" }, deadlineMs: 3000 }),
+    JSON.stringify({ id: 1, op: "look", args: { ownership: { owner: "p/s/FdbEntry/a" } }, deadlineMs: 3000 }),
     JSON.stringify({ id: 2, op: "batch", deadlineMs: 9000, args: { requests: [
-      { op: "look", args: { owner: "p/s/VmInterface/b" }, deadlineMs: 1000 },
+      { op: "look", args: { ownership: { owner: "p/s/VmInterface/b" } }, deadlineMs: 1000 },
       { op: "look", args: {} },
       { op: "look", args: {}, deadlineMs: 60000 },
     ] } }),
@@ -197,6 +198,27 @@ describe("the kernel's text is said once", () => {
     expect(e.message).not.toContain("0: (b7) r0 = 0\n");
     expect(e.log).toBe(log);
     expect(e.log).toContain("0: (b7) r0 = 0\n");
+  });
+
+  test("the attribute the kernel pointed at and the refused fields reach the operator once, and stay fields", () => {
+    const netlink = toErrorBody(new NetlinkError("RTM_NEWLINK netkit", 22, { message: "Provided device mode can only be L2 or L3", offset: 60 }, "nk0", [18, 2, 5], ["IFLA_LINKINFO", "IFLA_INFO_DATA", "IFLA_NETKIT_MODE"]));
+    const e = new HelperError("hv1", "vmif.apply", netlink);
+    expect(e.attribute).toBe("IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_MODE");
+    expect(count(e.message, "IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_MODE")).toBe(1);
+    const invalid = toErrorBody(new ValidationError([{ field: "vlan", message: "must be at most 4094, got 4095" }]));
+    const v = new HelperError("hv1", "fdb.apply", invalid);
+    expect(v.problems).toEqual([{ field: "vlan", message: "must be at most 4094, got 4095" }]);
+    expect(v.message).toBe("hv1: fdb.apply: vlan: must be at most 4094, got 4095");
+  });
+
+  test("a body whose message does not say its attribute or fields still gets them once", () => {
+    const e = new HelperError("hv3", "fail", {
+      code: "EINVAL",
+      message: "refused",
+      attribute: "IFLA_MTU",
+      problems: [{ field: "mtu", message: "too small" }],
+    });
+    expect(e.message).toBe("hv3: fail: refused (attribute IFLA_MTU; mtu: too small)");
   });
 
   test("a body that does not say the kernel's text itself still gets it once", () => {

@@ -135,16 +135,16 @@ describe("NetkitLower apply (test double, not the kernel)", () => {
 
   test("another owner's device without adopt is EEXIST naming the owner; with adopt its leases are read back from the NIC", () => {
     const { fake, k } = setup();
-    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/a/NetkitLower/vm1" }));
+    const first = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, ownership: { owner: "p/a/NetkitLower/vm1" } }));
     const creates = queueCreates(fake).length;
 
-    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/b/NetkitLower/vm1" })));
+    const e = thrown(() => applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, ownership: { owner: "p/b/NetkitLower/vm1" } })));
     expect(e.code).toBe("EEXIST");
     expect(e.message).toContain("nk0");
     expect(e.message).toContain("owned by p/a/NetkitLower/vm1");
     expect(e.message).toContain("adopt");
 
-    const adopted = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, owner: "p/b/NetkitLower/vm1", adopt: true }));
+    const adopted = applyNetkitOn(k, args({ name: "nk0", queues: { start: 4, count: 2 }, ownership: { owner: "p/b/NetkitLower/vm1" }, adopt: true }));
     expect(adopted.ifindex).toBe(first.ifindex);
     expect(adopted.leases).toEqual(first.leases);
     expect(adopted.qemuNetdev).toBe(first.qemuNetdev);

@@ -11,6 +11,7 @@ import { NETDEV_CMD, NetdevGenl, QueueCreateRequest, queueCreateAttrs } from "..
 import { NLM_F_CREATE, NLM_F_EXCL, NetlinkError } from "../../provider/helper/kernel/netlink/codec";
 import { encodeAttrs, nla } from "../../provider/helper/kernel/netlink/attributes";
 import { KernelError } from "../../provider/helper/kernel/errors";
+import { routeAttrSpace } from "../../provider/helper/kernel/netlink/rtnetlink-attr-names";
 import {
   IFLA_IFNAME,
   IFLA_INFO_DATA,
@@ -102,6 +103,36 @@ describe("netkit creation (test double, not the kernel)", () => {
     expect(e.kernelMessage).toBe("Primary attribute is read-only");
     expect(e.attrOffset).toBe(60);
     expect(e.attrPath).toEqual([IFLA_LINKINFO, IFLA_INFO_DATA, IFLA_NETKIT_PRIMARY]);
+  });
+
+  // IFLA_NETKIT_PRIMARY is read-only: the kernel refuses it and points at it.
+  const primaryPayload = () =>
+    Buffer.concat([
+      ifinfomsg(),
+      encodeAttrs([
+        nla.string(IFLA_IFNAME, "nk0"),
+        nla.nest(IFLA_LINKINFO, [nla.string(IFLA_INFO_KIND, "netkit"), nla.nest(IFLA_INFO_DATA, [nla.u8(IFLA_NETKIT_PRIMARY, 1)])]),
+      ]),
+    ]);
+
+  test("the client names the attribute extack points at, by the request's attribute names", () => {
+    const { rt } = setup();
+    const opts = { op: "RTM_NEWLINK netkit", context: "nk0", headerLen: 16, attrs: routeAttrSpace(RTM_NEWLINK) };
+    const e = thrown(() => rt.nl.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, primaryPayload(), opts));
+    expect(e).toBeInstanceOf(NetlinkError);
+    expect(e.attribute).toBe("IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_PRIMARY");
+    expect(e.message).toBe(
+      "RTM_NEWLINK netkit (nk0; attribute IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_PRIMARY) failed: EINVAL: Primary attribute is read-only",
+    );
+    // RtNetlink's own requests carry their names.
+    rt.createNetkit({ name: "nk2", peer: { name: "nk3" } });
+    expect(thrown(() => rt.setMtu("nk2", 10)).attribute).toBe("IFLA_MTU");
+  });
+
+  test("without the request's attribute names, the attribute is told by number and offset", () => {
+    const { rt } = setup();
+    const e = thrown(() => rt.nl.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, primaryPayload(), { op: "RTM_NEWLINK netkit", headerLen: 16 }));
+    expect(e.attribute).toBe(`${IFLA_LINKINFO}/${IFLA_INFO_DATA}/${IFLA_NETKIT_PRIMARY} at offset 60`);
   });
 
   test("an XDP program on a netkit device is refused (EPERM)", () => {

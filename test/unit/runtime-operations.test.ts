@@ -81,21 +81,21 @@ describe("ownership: every apply and remove says who asks", () => {
   const XDP = { host: HOST, device: "uplink0", program: "l2fwd", mode: "native", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", adopt: false, __owner: OWNER };
   const shown = { programId: 4, programTag: "t", linkId: 5, linkPin: "/sys/fs/bpf/hvnet/xdp/root/uplink0/link", maps: {}, attachMode: "native" };
 
-  test("create sends the owner and a fresh operation id per create, at top level; host and __owner stay out of the args", async () => {
+  test("create sends the owner and a fresh operation id per create, nested under ownership as for every kind; host and __owner stay out of the args", async () => {
     const pool = requester({ "xdp.apply": () => shown });
     const { outs } = await createResource(pool, KINDS.XdpProgram, XDP);
     await createResource(pool, KINDS.XdpProgram, XDP);
     const [a, b] = pool.sent.map((s) => s.args);
-    expect(a).toMatchObject({ device: "uplink0", owner: OWNER, op: expect.stringMatching(UUID) });
+    expect(a).toMatchObject({ device: "uplink0", ownership: { owner: OWNER, op: expect.stringMatching(UUID) } });
     expect(a.host).toBeUndefined();
     expect(a.__owner).toBeUndefined();
-    expect(b.op).not.toBe(a.op);
+    expect(b.ownership.op).not.toBe(a.ownership.op);
     // The state keeps __owner (delete needs it) but no op: each request draws its own.
     expect(outs.__owner).toBe(OWNER);
     expect(outs.op).toBeUndefined();
   });
 
-  test("VmInterface's owner is the tap's uid/gid: the resource's ownership travels nested", async () => {
+  test("VmInterface's owner is the tap's uid/gid: the resource's ownership travels beside it, as for every kind", async () => {
     const pool = requester({ "vmif.apply": () => ({ ifindex: 7, queues: 2, qemuArgs: [], libvirtXml: "" }), "vmif.remove": () => ({ removed: true }) });
     const tapOwner = { uid: 107, gid: 107 };
     const { id, outs } = await createResource(pool, KINDS.VmInterface, { ...VMIF, owner: tapOwner, __owner: "proj/dev/VmInterface/vm1" });
@@ -108,21 +108,21 @@ describe("ownership: every apply and remove says who asks", () => {
   test("update of an owned resource converges without adopt, with the owner and a new op", async () => {
     const pool = requester({ "xdp.apply": () => shown });
     await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown, op: "00000000-0000-4000-8000-000000000000" }, { ...XDP, program: "pass" });
-    expect(pool.sent[0].args).toMatchObject({ program: "pass", adopt: false, owner: OWNER, op: expect.stringMatching(UUID) });
-    expect(pool.sent[0].args.op).not.toBe("00000000-0000-4000-8000-000000000000");
+    expect(pool.sent[0].args).toMatchObject({ program: "pass", adopt: false, ownership: { owner: OWNER, op: expect.stringMatching(UUID) } });
+    expect(pool.sent[0].args.ownership.op).not.toBe("00000000-0000-4000-8000-000000000000");
   });
 
   test("update of a renamed resource (alias: a new owner string) takes its object over and records the new name", async () => {
     const pool = requester({ "xdp.apply": () => shown });
     await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown }, { ...XDP, __owner: "proj/dev/XdpProgram/renamed" });
-    expect(pool.sent[0].args).toMatchObject({ adopt: true, owner: "proj/dev/XdpProgram/renamed" });
+    expect(pool.sent[0].args).toMatchObject({ adopt: true, ownership: { owner: "proj/dev/XdpProgram/renamed" } });
   });
 
   test("update of a state from before owners were recorded takes the object over (adopt) and records the owner", async () => {
     const pool = requester({ "xdp.apply": () => shown });
     const { __owner: _, ...oldState } = XDP;
     await updateResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...oldState, ...shown }, { ...XDP, program: "pass" });
-    expect(pool.sent[0].args).toMatchObject({ adopt: true, owner: OWNER });
+    expect(pool.sent[0].args).toMatchObject({ adopt: true, ownership: { owner: OWNER } });
   });
 
   test("delete sends the owner; another owner's object is left and the delete says whose it is", async () => {
@@ -130,7 +130,7 @@ describe("ownership: every apply and remove says who asks", () => {
     try {
       const pool = requester({ "xdp.remove": () => ({ removed: false, owner: "proj/prod/XdpProgram/uplink" }) });
       const r = await deleteResource(pool, KINDS.XdpProgram, "hv1/xdp//uplink0/", { ...XDP, ...shown });
-      expect(pool.sent[0].args).toEqual({ device: "uplink0", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", owner: OWNER });
+      expect(pool.sent[0].args).toEqual({ device: "uplink0", pinDir: "/sys/fs/bpf/hvnet/xdp/root/uplink0", ownership: { owner: OWNER } });
       expect(r).toEqual({ keptFor: "proj/prod/XdpProgram/uplink" });
       expect(warn.mock.calls[0][0]).toContain("hv1/xdp//uplink0/ was left on the host: it is owned by proj/prod/XdpProgram/uplink");
     } finally {

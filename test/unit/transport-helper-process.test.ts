@@ -7,7 +7,8 @@ import type { ClientChannel } from "ssh2";
 import { bundleHash } from "../../provider/common/bundle-hash";
 import { loadBundle } from "../../provider/transport/deploy";
 import { HelperError, TransportError } from "../../provider/transport/errors";
-import { HelperClient, HelperProcess, NotDeployedError } from "../../provider/transport/helper-process";
+import { HelperClient } from "../../provider/transport/helper-client";
+import { HelperProcess, NotDeployedError } from "../../provider/transport/helper-process";
 
 const ECHO_DIR = path.resolve(__dirname, "..", "fixtures", "echo-helper");
 const HASH = loadBundle(ECHO_DIR).hash;

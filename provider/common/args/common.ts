@@ -97,20 +97,26 @@ export function readNamedDevice(raw: unknown): { name: string; netns?: string } 
  * once per create or update, so a retry of that same request carries the same `op`.
  * Both are optional on the wire: tools and tests that call the helper directly may omit
  * them, and an object made without an owner belongs to nobody (any owner may converge it).
+ * Every kind takes them nested, as `ownership: {owner, op}` (OWNERSHIP_FIELD): no kind's
+ * own fields may clash with them (a tap's `owner` is its uid/gid).
  */
 export interface Ownership {
   owner?: string;
   op?: string;
 }
 
-/** The fields readOwnership reads, beside a kind's own inputs. */
-export const OWNERSHIP_FIELDS: readonly (keyof Ownership)[] = ["owner", "op"];
+/** The args field that carries Ownership, for every kind. */
+export const OWNERSHIP_FIELD = "ownership";
 
 // No control characters, quotes or backslashes: owners land in records and messages.
 export const OWNER_TEXT = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
 export const OP_TEXT = /^[A-Za-z0-9-]{8,64}$/;
 
 export function readOwnership(r: InputReader): Ownership {
+  return r.object(OWNERSHIP_FIELD, readOwnershipFields, { optional: true }) ?? {};
+}
+
+function readOwnershipFields(r: InputReader): Ownership {
   const owner = r.string("owner", { optional: true, check: (s) => (OWNER_TEXT.test(s) ? undefined : "must be 1-512 characters without control characters, quotes or backslashes") });
   const op = r.string("op", { optional: true, check: (s) => (OP_TEXT.test(s) ? undefined : "must be 8-64 letters, digits or dashes") });
   const out: Ownership = {};

@@ -1,8 +1,8 @@
 // FdbEntry inputs (DESIGN.md "FdbEntry"): one <vlan, mac> -> device entry of an l2fwd FDB map,
-// with who asks for it (owner, op: common-args.ts readOwnership).
+// with who asks for it (ownership: {owner, op}, common.ts readOwnership).
 import { InputReader, UNKNOWN, containsUnknown } from "../validate/reader";
 import * as formats from "../validate/formats";
-import { Acl, OP_TEXT, OWNER_TEXT, OWNERSHIP_FIELDS, Ownership, readAcl, readAdopt, readOwnership } from "./common";
+import { Acl, OP_TEXT, OWNER_TEXT, OWNERSHIP_FIELD, Ownership, readAcl, readAdopt, readOwnership } from "./common";
 import { RESOURCE_FACTS } from "../schema-facts";
 
 export interface FdbArgs extends Ownership {
@@ -63,7 +63,23 @@ export function readFdbKeyArgs(raw: unknown): FdbKeyArgs {
 // The fields the fast path checks itself: FdbEntry's plain inputs in schema.json (strings,
 // numbers, booleans: not its ACL) and who asks. An entry with any other goes to the general
 // reader (test/unit/fdb-args.test.ts checks the fast path reads every one of them).
-const PLAIN_FIELDS = new Set<string>([...RESOURCE_FACTS.FdbEntry.plainInputs, ...OWNERSHIP_FIELDS]);
+const PLAIN_FIELDS = new Set<string>([...RESOURCE_FACTS.FdbEntry.plainInputs, OWNERSHIP_FIELD]);
+
+/**
+ * The ownership of a plain entry as readOwnership would take it, or undefined when it
+ * needs the general reader (which words the error; test/unit/fdb-args.test.ts keeps the
+ * two in step).
+ */
+function plainOwnership(v: unknown): Ownership | undefined {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  for (const k in o) if (k !== "owner" && k !== "op") return undefined;
+  const { owner, op } = o;
+  if (owner !== undefined && !(typeof owner === "string" && OWNER_TEXT.test(owner))) return undefined;
+  if (op !== undefined && !(typeof op === "string" && OP_TEXT.test(op))) return undefined;
+  return o as Ownership;
+}
 
 /**
  * The same result as readFdbArgs for the common plain entry (strings and numbers only, no
@@ -76,20 +92,19 @@ export function readFdbArgsFast(raw: unknown): FdbArgs {
     const o = raw as Record<string, unknown>;
     let plain = true;
     for (const k in o) if (!PLAIN_FIELDS.has(k)) plain = false;
-    const { table, vlan, mac, device, adopt, owner, op } = o;
+    const { table, vlan, mac, device, adopt } = o;
+    const who = plain ? plainOwnership(o[OWNERSHIP_FIELD]) : undefined;
     if (
-      plain &&
+      who &&
       typeof table === "string" && formats.bpffsPathProblem(table) === undefined &&
       (vlan === undefined || (typeof vlan === "number" && Number.isInteger(vlan) && vlan >= 0 && vlan <= 4094)) &&
       typeof mac === "string" && formats.macProblem(mac) === undefined &&
       typeof device === "string" && formats.ifnameProblem(device) === undefined &&
-      (adopt === undefined || typeof adopt === "boolean") &&
-      (owner === undefined || (typeof owner === "string" && OWNER_TEXT.test(owner))) &&
-      (op === undefined || (typeof op === "string" && OP_TEXT.test(op)))
+      (adopt === undefined || typeof adopt === "boolean")
     ) {
       const args: FdbArgs = { table, vlan: (vlan as number | undefined) ?? 0, mac: formats.normalizeMac(mac), device, adopt: (adopt as boolean | undefined) ?? false };
-      if (owner !== undefined) args.owner = owner as string;
-      if (op !== undefined) args.op = op as string;
+      if (who.owner !== undefined) args.owner = who.owner;
+      if (who.op !== undefined) args.op = who.op;
       return args;
     }
   }
@@ -282,8 +297,7 @@ export function readFdbTableKeyArgs(raw: unknown): { table: string; owner: strin
   const r = InputReader.of(raw);
   const table = r.bpffsPath("table");
   const { owner } = readOwnership(r);
-  r.raw("op");
-  if (owner === undefined && r.ok) r.fail("owner", "is required: an FdbTable is the entries one owner keeps in the table");
+  if (owner === undefined && r.ok) r.fail(`${OWNERSHIP_FIELD}.owner`, "is required: an FdbTable is the entries one owner keeps in the table");
   r.finish();
   return { table: table!, owner: owner! };
 }

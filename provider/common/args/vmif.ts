@@ -21,18 +21,8 @@ export interface VmifArgs {
   egress?: VmEgress;
   netns?: string;
   adopt: boolean;
-  /**
-   * Who asks (readOwnership), nested: `owner` is the tap's uid/gid here, so the
-   * resource's owner travels as `ownership: {owner, op}` (VM_OWNERSHIP_FIELD).
-   */
+  /** Who asks (readOwnership); kept apart from `owner`, which is the tap's uid/gid here. */
   ownership?: Ownership;
-}
-
-export const VM_OWNERSHIP_FIELD = "ownership";
-
-/** The nested ownership of a VmInterface request (apply or remove). */
-export function readVmOwnership(r: InputReader): Ownership {
-  return r.object(VM_OWNERSHIP_FIELD, (o) => readOwnership(o), { optional: true }) ?? {};
 }
 
 /** XDP in a guest needs a TX ring per vCPU on top of the normal ones: 2 x vCPUs queues. */
@@ -75,7 +65,7 @@ export function readVmifArgs(r: InputReader): VmifArgs {
   if (egress && addresses.length === 0) r.fail(r.path("addresses"), "must list the VM's IPs when egress is set (anything else it sends is dropped)");
   const netns = r.netns("netns");
   const adopt = readAdopt(r);
-  const ownership = readVmOwnership(r);
+  const ownership = readOwnership(r);
   r.finish();
   const queues = queuesIn ?? QUEUES_PER_VCPU * vcpus!;
   const args: VmifArgs = { name: name!, queues, mac: mac!, addresses, offloads, adopt };

@@ -13,6 +13,11 @@ export class KernelError extends Error {
    * megabytes; the message keeps its last lines, like cilium/ebpf's VerifierError).
    */
   readonly log?: string;
+  /**
+   * The request attribute the kernel pointed at (netlink extended ack), by name when the
+   * request's attribute names are known, else by number and offset; the message says it.
+   */
+  attribute?: string;
 
   constructor(operation: string, errno: number, kernelMessage?: string, context?: string, log?: string) {
     const code = errnoName(errno);

@@ -3,7 +3,7 @@
 // vm-egress program with the VM's identity (MAC, addresses, VLAN) and egress ACL.
 import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
-import { readNamedDevice, Ownership } from "../../common/args/common";
+import { readNamedDevice, readOwnership, Ownership } from "../../common/args/common";
 import { applyTap, deleteTap, readTap, TapRecreateError, TapConflictError } from "../kernel/tun";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
@@ -17,7 +17,7 @@ import { withLock } from "../state/lock";
 import { readRecord, writeRecord, deleteRecord } from "../state/registry";
 import { BPFFS_ROOT } from "../../common/validate/formats";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
-import { readVmifArgs, readVmOwnership, VmifArgs } from "../../common/args/vmif";
+import { readVmifArgs, VmifArgs } from "../../common/args/vmif";
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
 import { deviceLock, withRt } from "./device";
 import { qemuArgs, libvirtXml } from "./vmif-qemu";
@@ -168,7 +168,7 @@ function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: 
   const r = InputReader.of(raw);
   const name = r.ifname("name")!;
   const netns = r.netns("netns");
-  const who = readVmOwnership(r);
+  const who = readOwnership(r);
   r.finish();
   return { name, netns, who };
 }

@@ -26,6 +26,7 @@ export function toErrorBody(err: unknown): ErrorBody {
     const body: ErrorBody = { code: err.code, message: err.message, errno: err.errno };
     if (err.kernelMessage) body.kernelMessage = err.kernelMessage;
     if (err.log) body.log = tail(err.log, MAX_LOG_CHARS);
+    if (err.attribute) body.attribute = err.attribute;
     return body;
   }
   if (err instanceof OpError) return { code: err.code, message: err.message };

@@ -3,6 +3,7 @@
 // recorded as a lock's holder) and until when the provider waits for the answer (the
 // bound of every lock wait). The helper serves one request at a time on one thread, so
 // one current context is enough.
+import { OWNER_TEXT, OWNERSHIP_FIELD } from "../../common/args/common";
 
 /** Without a deadline from the provider (tools, tests), a request still ends: 60 s. */
 export const DEFAULT_DEADLINE_MS = 60_000;
@@ -31,13 +32,12 @@ export function currentRequest(): RequestContext {
   return current ?? { deadline: Date.now() + DEFAULT_DEADLINE_MS };
 }
 
-// The same rule as readOwnership (resources/common-args.ts): owners land in records and
-// messages, so nothing but plain text is taken from the wire.
-const OWNER_TEXT = /^[^\x00-\x1f\x7f"'\\]{1,512}$/u;
-
-/** The `owner` field of a request's args, when it is one. */
+/**
+ * The owner a request's args carry (`ownership.owner`), when it passes readOwnership's
+ * rule: owners land in records and messages, so nothing but plain text is taken.
+ */
 export function ownerOf(args: unknown): string | undefined {
-  const o = (args as { owner?: unknown } | null | undefined)?.owner;
+  const o = (args as { [OWNERSHIP_FIELD]?: { owner?: unknown } } | null | undefined)?.[OWNERSHIP_FIELD]?.owner;
   return typeof o === "string" && OWNER_TEXT.test(o) ? o : undefined;
 }
 

@@ -242,15 +242,18 @@ export class NetlinkError extends KernelError {
     ext: { message?: string; offset?: number; missingType?: number },
     context?: string,
     attrPath?: number[],
+    /** attrPath by name, when the request's attribute names are known. */
+    attrNames?: string[],
   ) {
     const where: string[] = [];
     if (context) where.push(context);
-    if (ext.offset !== undefined) {
-      where.push(`attribute ${attrPath ? attrPath.join("/") : "?"} at offset ${ext.offset}`);
-    }
+    const attribute =
+      ext.offset === undefined ? undefined : (attrNames?.join(" > ") ?? `${attrPath ? attrPath.join("/") : "?"} at offset ${ext.offset}`);
+    if (attribute) where.push(`attribute ${attribute}`);
     if (ext.missingType !== undefined) where.push(`missing attribute ${ext.missingType}`);
     super(operation, errno, ext.message, where.length ? where.join("; ") : undefined);
     this.name = "NetlinkError";
+    this.attribute = attribute;
     this.attrOffset = ext.offset;
     this.attrPath = attrPath;
     this.missingType = ext.missingType;

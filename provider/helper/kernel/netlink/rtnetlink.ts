@@ -14,6 +14,7 @@ import { NetkitPolicy, NetkitSpec, checkNetkitSpec, encodeNetkitCreate, encodeNe
 import { encodeNetnsIdGet, encodeNetnsIdSet, parseNetnsId } from "./rtnetlink-nsid";
 import { LinkAttrs, LinkRef, Request } from "./rtnetlink-request";
 import { NETLINK_ROUTE, NetlinkClient, openNetlink } from "./socket";
+import { routeAttrSpace } from "./rtnetlink-attr-names";
 
 /** A network namespace: a name under /run/netns, a /proc/<pid>/ns/net path, or an open fd. */
 export type NetnsRef = string | { fd: number };
@@ -63,7 +64,7 @@ export class RtNetlink {
   }
 
   private run(req: Request, op: string, context?: string): NetlinkMessage[] {
-    return this.nl.request(req.type, req.flags, req.payload, { op, context, headerLen: req.headerLen });
+    return this.nl.request(req.type, req.flags, req.payload, { op, context, headerLen: req.headerLen, attrs: routeAttrSpace(req.type) });
   }
 
   listLinks(filter: { kind?: string; master?: number } = {}): Link[] {

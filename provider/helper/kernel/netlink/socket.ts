@@ -11,6 +11,7 @@ import * as libc from "../internal/libc";
 import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { inNetns } from "../netns";
+import { attrNamesAtOffset, type AttrSpace } from "./attr-names";
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -146,6 +147,8 @@ export interface RequestOptions {
   context?: string;
   /** Length of the family header after nlmsghdr, to name the attribute extack points at. */
   headerLen?: number;
+  /** The request's attribute names, so an error names the attribute extack points at. */
+  attrs?: AttrSpace;
 }
 
 /** Sequence numbers, acks, dumps and error decoding over any transport. */
@@ -214,8 +217,10 @@ export class NetlinkClient {
   }
 
   private error(msg: Buffer, e: { errno: number; message?: string; offset?: number; missingType?: number }, opts: RequestOptions): NetlinkError {
-    const path = e.offset !== undefined ? attrPathAtOffset(msg, e.offset, opts.headerLen ?? 0) : undefined;
-    return new NetlinkError(opts.op, e.errno, e, opts.context, path);
+    if (e.offset === undefined) return new NetlinkError(opts.op, e.errno, e, opts.context);
+    const headerLen = opts.headerLen ?? 0;
+    const names = opts.attrs && attrNamesAtOffset(msg, e.offset, headerLen, opts.attrs);
+    return new NetlinkError(opts.op, e.errno, e, opts.context, attrPathAtOffset(msg, e.offset, headerLen), names);
   }
 
   close(): void {
