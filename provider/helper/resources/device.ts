@@ -1,5 +1,7 @@
 // What every op on a device needs: a netlink socket inside the device's netns, and the
 // name of the lock that serialises changes to one device across ops and helpers.
+import { InputReader } from "../../common/validate/reader";
+import { readOwnership, type Ownership } from "../../common/args/common";
 import { inNetns } from "../kernel/netns";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 
@@ -16,4 +18,14 @@ export function withRt<T>(netns: string | undefined, fn: (rt: RtNetlink) => T): 
 
 export function deviceLock(netns: string | undefined, device: string): string {
   return `dev-${netns ?? ""}-${device}`;
+}
+
+/** What show and remove of a named device take: its name, netns and the caller's ownership. */
+export function readDeviceIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
+  const r = InputReader.of(raw);
+  const name = r.ifname("name")!;
+  const netns = r.netns("netns");
+  const who = readOwnership(r);
+  r.finish();
+  return { name, netns, who };
 }

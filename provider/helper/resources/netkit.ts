@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { dirname } from "node:path";
 import { InputReader } from "../../common/validate/reader";
-import { readNamedDevice, readOwnership, Ownership } from "../../common/args/common";
+import { readNamedDevice, Ownership } from "../../common/args/common";
 import { RtNetlink, isKindNotSupported } from "../kernel/netlink/rtnetlink";
 import { Link } from "../kernel/netlink/rtnetlink-link";
 import { GenlClient } from "../kernel/netlink/genetlink";
@@ -20,6 +20,7 @@ import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { BPFFS_ROOT } from "../../common/validate/formats";
 import { createPinnedMap, ensureBpffs, MapType, pruneEmptyBpffsDirs, removePin } from "../kernel/bpf";
 import { readNetkitArgs, NetkitArgs } from "../../common/args/netkit";
+import { readDeviceIdentity } from "./device";
 
 const owners = ownerStore("netkit");
 const ownerKey = (netns: string | undefined, name: string) => `${netns ?? ""}/${name}`;
@@ -191,15 +192,6 @@ function attemptQuietly(fn: () => void): void {
   }
 }
 
-function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
-  const r = InputReader.of(raw);
-  const name = r.ifname("name")!;
-  const netns = r.netns("netns");
-  const who = readOwnership(r);
-  r.finish();
-  return { name, netns, who };
-}
-
 function withKernel<T>(netns: string | undefined, fn: (k: NetkitKernel) => T): T {
   const rt = RtNetlink.open();
   const target = netns ? RtNetlink.open({ netns }) : rt;
@@ -224,6 +216,6 @@ export function showNetkit(raw: unknown) {
 }
 
 export function removeNetkit(raw: unknown) {
-  const id = readRemoveIdentity(raw);
+  const id = readDeviceIdentity(raw);
   return withKernel(id.netns, (k) => removeNetkitOn(k, id));
 }

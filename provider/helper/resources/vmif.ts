@@ -3,7 +3,7 @@
 // vm-egress program with the VM's identity (MAC, addresses, VLAN) and egress ACL.
 import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
-import { readNamedDevice, readOwnership, Ownership } from "../../common/args/common";
+import { readNamedDevice } from "../../common/args/common";
 import { applyTap, deleteTap, readTap, TapRecreateError, TapConflictError } from "../kernel/tun";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { withEthtool } from "../kernel/ethtool/ioctl";
@@ -19,7 +19,7 @@ import { BPFFS_ROOT } from "../../common/validate/formats";
 import { claimAndMake, ownerStore, releaseAndRemove } from "../state/ownership";
 import { readVmifArgs, VmifArgs } from "../../common/args/vmif";
 import { attach, describe, detach, mapsDirOf } from "./xdp-attachment";
-import { deviceLock, withRt } from "./device";
+import { deviceLock, readDeviceIdentity, withRt } from "./device";
 import { qemuArgs, libvirtXml } from "./vmif-qemu";
 
 const RECORDS = "vmif";
@@ -164,17 +164,8 @@ export function showVmif(raw: unknown) {
   });
 }
 
-function readRemoveIdentity(raw: unknown): { name: string; netns?: string; who: Ownership } {
-  const r = InputReader.of(raw);
-  const name = r.ifname("name")!;
-  const netns = r.netns("netns");
-  const who = readOwnership(r);
-  r.finish();
-  return { name, netns, who };
-}
-
 export function removeVmif(raw: unknown) {
-  const id = readRemoveIdentity(raw);
+  const id = readDeviceIdentity(raw);
   const key = recordKey(id.netns, id.name);
   return withLock(deviceLock(id.netns, id.name), () =>
     releaseAndRemove(owners, key, id.who, () => {
