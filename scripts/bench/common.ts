@@ -1,6 +1,19 @@
 // What every benchmark shares: argument parsing, medians, target verdicts, the Markdown
 // section it writes, and cleanup that runs on failure and on Ctrl-C as well.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+
+/**
+ * The dependencies of a benchmark's temp Pulumi project: the packed package (scripts/pack-examples.sh
+ * puts it in ../.pack) and the same @pulumi/pulumi the repo pins, so the program runs the SDK the
+ * CLI was built for.
+ */
+export function benchProjectDependencies(): Record<string, string> {
+  const repoPackage = JSON.parse(readFileSync(path.resolve(__dirname, "..", "..", "package.json"), "utf8")) as {
+    dependencies: Record<string, string>;
+  };
+  return { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": repoPackage.dependencies["@pulumi/pulumi"] };
+}
 
 export function median(xs: number[]): number {
   if (xs.length === 0) throw new Error("median of nothing");

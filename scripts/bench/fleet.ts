@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { runFleet, type FleetOperation, type FleetResult } from "../../sdk/fleet";
 import { labUp } from "../../test/support/lab";
-import { Cleanups, fmt, median, msSince, parseArgs, runBenchmark, type Verdict } from "./common";
+import { benchProjectDependencies, Cleanups, fmt, median, msSince, parseArgs, runBenchmark, type Verdict } from "./common";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -72,7 +72,7 @@ function makeProject(root: string): string {
   writeFileSync(path.join(dir, "index.js"), PROGRAM);
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({
     name: "hvnet-fleet-bench", private: true, main: "index.js",
-    dependencies: { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": "3.250.0" },
+    dependencies: benchProjectDependencies(),
   }, null, 2));
   execFileSync(path.join(REPO, "scripts/pack-examples.sh"), [dir], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
   return dir;

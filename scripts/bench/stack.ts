@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { labUp } from "../../test/support/lab";
-import { atMost, Cleanups, fmt, fmtInt, lineChartSvg, median, parseArgs, runBenchmark, Verdict } from "./common";
+import { atMost, benchProjectDependencies, Cleanups, fmt, fmtInt, lineChartSvg, median, parseArgs, runBenchmark, Verdict } from "./common";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const PULUMI = path.join(REPO, "scripts", "pulumi");
@@ -146,7 +146,7 @@ async function makeProject(c: Cleanups, inventory: string): Promise<Project> {
   writeFileSync(path.join(dir, "index.js"), PROGRAM);
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({
     name: "hvnet-bench-stack", private: true, main: "index.js",
-    dependencies: { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": "3.250.0" },
+    dependencies: benchProjectDependencies(),
   }, null, 2));
   const packed = await run(PACK, [dir], REPO, {});
   if (packed.code !== 0) throw new Error(`scripts/pack-examples.sh failed:\n${packed.out}`);
