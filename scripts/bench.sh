@@ -10,6 +10,7 @@
 #   stack     the Pulumi CLI: up / refresh / destroy of N FdbEntry against a no-op dynamic
 #             resource with the same inputs, interleaved (scripts/bench/stack.ts; the curve
 #             goes to docs/bench/stack-curve.svg). Quick run: BENCH_STACK_ARGS="--sizes 50,200"
+#             "--checkpoints final" runs it with PULUMI_SKIP_CHECKPOINTS=true (README "Large stacks")
 #   fleet     the fleet runner: the same hosts × resources sharded into stacks, as one
 #             stack, and as no-op resources sharded the same way (scripts/bench/fleet.ts).
 #             Default 50 hosts × 20; quick run: BENCH_FLEET_ARGS="--hosts 10 --resources 20"
@@ -33,7 +34,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
