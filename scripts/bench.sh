@@ -10,6 +10,7 @@
 #   stack     the Pulumi CLI: up / refresh / destroy of N FdbEntry against a no-op dynamic
 #             resource with the same inputs, interleaved (scripts/bench/stack.ts; the curve
 #             goes to docs/bench/stack-curve.svg). Quick run: BENCH_STACK_ARGS="--sizes 50,200"
+#             "--checkpoints final" runs it with PULUMI_SKIP_CHECKPOINTS=true (README "Large stacks")
 #   fdbtable  the Pulumi CLI: one FdbTable of 1,000 and 10,000 entries, up / one entry
 #             changed / refresh / destroy, against no-op resources with the same inputs
 #             (scripts/bench/fdbtable.ts). Quick run: BENCH_FDBTABLE_ARGS="--sizes 1000"
@@ -36,7 +37,7 @@ die() {
 }
 
 usage() {
-  sed -n '4,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

@@ -23,7 +23,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=pulumi-version.sh
 . "$here/pulumi-version.sh"
 
-host_src="$here/pulumi-language-nodejs/main.go"
+host_src="$hvnet_repo_root/tools/pulumi-language-nodejs/main.go"
 t0=$SECONDS
 
 say() { printf '[build-pulumi %3ds] %s\n' "$((SECONDS - t0))" "$*"; }

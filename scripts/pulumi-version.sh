@@ -16,9 +16,9 @@ HVNET_PULUMI_NPM_VERSION=$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*
 
 HVNET_PULUMI_ROOT="${HVNET_CACHE:-$HOME/.cache/hvnet}/pulumi"
 
-# The CLI is built at the npm SDK's version (package.json pins @pulumi/pulumi to a
-# version whose Go module source the module proxy serves: 3.250.0; newer ones are not
-# served here). HVNET_PULUMI_CLI_VERSION overrides it.
+# The CLI is built at the npm SDK's version (package.json pins @pulumi/pulumi to the
+# newest version whose Go module source the module proxy also serves: 3.260.0; it
+# serves pkg/v3 at only some versions). HVNET_PULUMI_CLI_VERSION overrides it.
 HVNET_PULUMI_VERSION=${HVNET_PULUMI_CLI_VERSION:-$HVNET_PULUMI_NPM_VERSION}
 HVNET_PULUMI_VERSION=${HVNET_PULUMI_VERSION#v}
 HVNET_PULUMI_BIN="$HVNET_PULUMI_ROOT/$HVNET_PULUMI_VERSION/bin"

@@ -1,8 +1,9 @@
 // The fleet runner: one inventory split into shard stacks (by a host label such as a
 // rack, or a fixed size), run through Pulumi's Automation API with a bounded number in
 // flight, a canary shard first, and no new shard started once one failed. A stack holds
-// tens of hosts, not thousands (Pulumi rewrites the whole checkpoint after every step),
-// and each shard's state lives in the backend, so shards can also run as separate jobs.
+// tens of hosts, not thousands (Pulumi's file backend rewrites the whole checkpoint after
+// every step unless told not to, see cliEnv), and each shard's state lives in the backend,
+// so shards can also run as separate jobs.
 //
 // Each shard stack gets its hosts as the secret stack config `hosts` (what
 // sdk/targets.ts reads). The value goes to `pulumi config set` on stdin, never in an
@@ -211,13 +212,20 @@ export function defaultPulumiRoot(): string {
   return path.join(cache, "pulumi", version);
 }
 
-/** The environment scripts/pulumi gives the CLI: its backend, passphrase and home, no downloads. */
+/**
+ * The environment scripts/pulumi gives the CLI (its backend, passphrase and home, no
+ * downloads), and one checkpoint per shard command instead of one per step: a shard
+ * whose runner died is run again and converges, since every create finds what its own
+ * resource made (README "Large stacks"). PULUMI_SKIP_CHECKPOINTS=false in the caller's
+ * environment keeps the per-step checkpoints.
+ */
 function cliEnv(root: string, backendUrl: string): Record<string, string> {
   const env: Record<string, string> = {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_HOME: process.env.PULUMI_HOME ?? path.join(path.dirname(root), "home"),
     PULUMI_BACKEND_URL: backendUrl,
+    PULUMI_SKIP_CHECKPOINTS: process.env.PULUMI_SKIP_CHECKPOINTS ?? "true",
   };
   if (process.env.PULUMI_CONFIG_PASSPHRASE === undefined && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) env.PULUMI_CONFIG_PASSPHRASE = "hvnet-local";
   return env;

@@ -10,9 +10,13 @@ const REPO = path.resolve(__dirname, "..", "..");
 const PULUMI = path.join(REPO, "scripts", "pulumi");
 const PACK = path.join(REPO, "scripts", "pack-examples.sh");
 
-/** The @pulumi/pulumi this repository builds and tests against: the project gets the same. */
-function pulumiSdkVersion(): string {
-  return (JSON.parse(readFileSync(path.join(REPO, "node_modules", "@pulumi", "pulumi", "package.json"), "utf8")) as { version: string }).version;
+/**
+ * The packed package (scripts/pack-examples.sh puts it in ../.pack) and the @pulumi/pulumi the
+ * repo pins, so the program runs the SDK the CLI was built for.
+ */
+function benchProjectDependencies(): Record<string, string> {
+  const repoPackage = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  return { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": repoPackage.dependencies["@pulumi/pulumi"] };
 }
 
 /** Writes Pulumi.yaml, index.js and package.json into `dir` and installs the packed package there. */
@@ -22,7 +26,7 @@ export function writeBenchProject(dir: string, name: string, program: string): v
   writeFileSync(path.join(dir, "index.js"), program);
   writeFileSync(path.join(dir, "package.json"), JSON.stringify({
     name, private: true, main: "index.js",
-    dependencies: { "@hvnet/pulumi": "file:../.pack/hvnet-pulumi.tgz", "@pulumi/pulumi": pulumiSdkVersion() },
+    dependencies: benchProjectDependencies(),
   }, null, 2));
   execFileSync(PACK, [dir], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
 }
@@ -49,7 +53,8 @@ export interface Wire {
 }
 
 export class BenchProject {
-  constructor(readonly dir: string, readonly stateDir: string) {}
+  /** `env`: more environment for every command (e.g. PULUMI_SKIP_CHECKPOINTS). */
+  constructor(readonly dir: string, readonly stateDir: string, private readonly env: NodeJS.ProcessEnv = {}) {}
 
   /** Prefix of the provider processes' counter files. */
   get statsPrefix(): string {
@@ -75,7 +80,7 @@ export class BenchProject {
   }
 
   async pulumi(args: string[]): Promise<{ out: string; ms: number }> {
-    const r = await run(PULUMI, ["--non-interactive", "--color", "never", ...args], this.dir, { PULUMI_STATE_DIR: this.stateDir, HVNET_POOL_STATS: this.statsPrefix });
+    const r = await run(PULUMI, ["--non-interactive", "--color", "never", ...args], this.dir, { ...this.env, PULUMI_STATE_DIR: this.stateDir, HVNET_POOL_STATS: this.statsPrefix });
     if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}:\n${r.out.slice(-4000)}`);
     return r;
   }

@@ -1,11 +1,13 @@
 // Stack benchmark: what `pulumi up / refresh / destroy` of N FdbEntry costs through the real
-// Pulumi CLI (local file backend, checkpoints on), against the engine's own floor: the same
+// Pulumi CLI (local file backend), against the engine's own floor: the same
 // program with a no-op dynamic resource given the same inputs. Both stacks live in one temp
 // project with the packed package installed, run one after the other for each operation
 // (interleaved, the order alternating), so machine load hits both alike. One lab host.
 //
 // Usage (root): node dist/bench/stack.js OUTFILE [--sizes 200,1000,2000] [--rounds N]
-//               [--lab-name NAME] [--svg PATH]
+//               [--lab-name NAME] [--svg PATH] [--checkpoints every-step|final]
+// --checkpoints final runs both stacks with PULUMI_SKIP_CHECKPOINTS=true (README "Large
+// stacks"): the file backend then writes the checkpoint once, when the command ends.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -64,9 +66,11 @@ interface Run {
   wire?: Wire;
 }
 
+type Checkpoints = "every-step" | "final";
+
 class Project extends BenchProject {
   /**
-   * Bytes per resource: of the checkpoint file the backend rewrites after every step
+   * Bytes per resource: of the checkpoint file the backend writes (after every step, unless skipped)
    * (compact JSON; all resources, the stack's own included), and of our resources'
    * entries in `pulumi stack export` taken as compact JSON.
    */
@@ -84,12 +88,12 @@ class Project extends BenchProject {
   }
 }
 
-async function makeProject(c: Cleanups, inventory: string): Promise<Project> {
+async function makeProject(c: Cleanups, inventory: string, checkpoints: Checkpoints): Promise<Project> {
   const root = mkdtempSync(path.join(tmpdir(), "hvbench-stack-"));
   c.add(`project ${root}`, () => rmSync(root, { recursive: true, force: true }));
   const dir = path.join(root, "stack");
   writeBenchProject(dir, "hvnet-bench-stack", PROGRAM);
-  const project = new Project(dir, path.join(root, "state"));
+  const project = new Project(dir, path.join(root, "state"), { PULUMI_SKIP_CHECKPOINTS: checkpoints === "final" ? "true" : "false" });
   await project.initStacks(Object.fromEntries(KINDS.map((kind) => [kind, { kind, "hvnet:inventory": inventory }])));
   // Whatever happens, nothing of a stack stays on the lab host (the lab goes anyway).
   c.add("stacks", async () => {
@@ -149,18 +153,18 @@ function curve(results: Results): string {
   return lineChartSvg({ title: "pulumi up / refresh / destroy of N FdbEntry vs the no-op floor", xLabel: "N resources", yLabel: "seconds", series });
 }
 
-async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?: string; svg: string }): Promise<{ lines: string[]; verdicts: Verdict[] }> {
+async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?: string; svg: string; checkpoints: Checkpoints }): Promise<{ lines: string[]; verdicts: Verdict[] }> {
   if (process.getuid?.() !== 0) throw new Error("the benchmark needs root (the lab makes namespaces and runs sshd)");
   const lab = await labUp({ hosts: 1, name: o.labName });
   c.add(`lab ${lab.name}`, () => lab.down());
-  const project = await makeProject(c, path.join(lab.dir, "inventory.json"));
+  const project = await makeProject(c, path.join(lab.dir, "inventory.json"), o.checkpoints);
   const startLoad = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const { results, bytes } = await measure(project, o.sizes, o.rounds);
   writeFileSync(o.svg, curve(results));
 
   const rel = path.relative(REPO, o.svg);
   const lines = [
-    `The real Pulumi CLI (${"`scripts/pulumi`"}, local file backend, checkpoints on, default parallelism) runs one program in two stacks of ` +
+    `The real Pulumi CLI (${"`scripts/pulumi`"}, local file backend, ${o.checkpoints === "final" ? "checkpoint written once at the end (PULUMI_SKIP_CHECKPOINTS=true)" : "checkpoint rewritten after every step"}, default parallelism) runs one program in two stacks of ` +
       `one temp project with the packed package installed: **hvnet** (an XdpProgram l2fwd and N FdbEntry on one lab host) and the ` +
       `**no-op floor** (N + 1 no-op dynamic resources given the same inputs, the host as the plain reference hvnet keeps of a host the ` +
       `config gives and a one-line provider module like hvnet's; create returns its inputs, read returns its state, delete does nothing). For each N the two stacks run up, refresh and destroy one after the other, interleaved, ` +
@@ -188,7 +192,7 @@ async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?:
   }
   lines.push(
     "",
-    "State per resource after up: the checkpoint file the file backend rewrites after every step (compact JSON) over all the " +
+    "State per resource after up: the checkpoint file the file backend writes (compact JSON) over all the " +
       "stack's resources, and each dynamic resource's entry of `pulumi stack export` as compact JSON (the export itself is " +
       "pretty-printed, about 1 KB of indentation more per resource).",
     "",
@@ -201,10 +205,12 @@ async function body(c: Cleanups, o: { sizes: number[]; rounds: number; labName?:
   return { lines, verdicts };
 }
 
-const USAGE = "node dist/bench/stack.js OUTFILE [--sizes 200,1000,2000] [--rounds N] [--lab-name NAME] [--svg PATH]";
-const opts = parseArgs(process.argv.slice(2), USAGE, ["sizes", "lab-name", "svg"], 1);
+const USAGE = "node dist/bench/stack.js OUTFILE [--sizes 200,1000,2000] [--rounds N] [--lab-name NAME] [--svg PATH] [--checkpoints every-step|final]";
+const opts = parseArgs(process.argv.slice(2), USAGE, ["sizes", "lab-name", "svg", "checkpoints"], 1);
+const checkpoints = opts.flags.get("checkpoints") ?? "every-step";
+if (checkpoints !== "every-step" && checkpoints !== "final") throw new Error(`--checkpoints must be every-step or final\nusage: ${USAGE}`);
 const sizes = (opts.flags.get("sizes") ?? "200,1000,2000").split(",").map(Number);
 if (!sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 60_000)) throw new Error("--sizes must be a comma-separated list of integers 1 … 60,000");
 void runBenchmark("Stack: pulumi up / refresh / destroy vs the no-op floor", opts.out, (c) =>
-  body(c, { sizes, rounds: opts.rounds, labName: opts.flags.get("lab-name"), svg: path.resolve(opts.flags.get("svg") ?? path.join(REPO, "docs", "bench", "stack-curve.svg")) }),
+  body(c, { sizes, rounds: opts.rounds, labName: opts.flags.get("lab-name"), svg: path.resolve(opts.flags.get("svg") ?? path.join(REPO, "docs", "bench", "stack-curve.svg")), checkpoints }),
 );
