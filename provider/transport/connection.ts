@@ -15,6 +15,9 @@ import {
 import { hostIdentity, validateHostSpec, withDefaults, type HostSpec } from "./host-spec";
 import { Semaphore } from "./semaphore";
 
+
+/** How long the end of an SFTP session waits for the server to close it. */
+const SFTP_CLOSE_WAIT_MS = 5000;
 export interface DialOptions {
   /** Bound on TCP connect + SSH handshake + auth, per attempt. */
   readyTimeoutMs?: number;
@@ -184,11 +187,16 @@ export class SshConnection extends EventEmitter {
       release();
       throw e;
     }
-    sftp.once("close", release);
+    const closed = new Promise<void>((resolve) => sftp.once("close", resolve));
+    void closed.then(release);
     try {
       return await fn(sftp);
     } finally {
       sftp.end();
+      // The next request on this connection (the install right after an upload) starts once
+      // the server has closed the session too; a server that never says so (the connection
+      // is going) holds nobody up for long.
+      await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, SFTP_CLOSE_WAIT_MS).unref())]);
     }
   }
 
