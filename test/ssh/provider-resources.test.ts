@@ -2,7 +2,6 @@
 // place and delete of each resource kind, drift made by hand seen by read, and three
 // hosts served in parallel. RssContext and NetkitLower need hardware and a kernel the lab
 // lacks: over SSH they must fail with a capability error and change nothing.
-import * as net from "node:net";
 import type { LabHost } from "../support/lab";
 import { HostPool } from "../../provider/transport/pool";
 import { HostSpec } from "../../provider/transport/host-spec";
@@ -10,6 +9,7 @@ import { KINDS } from "../../provider/kinds";
 import { forgetCheckedHosts, requireValidInputs } from "../../provider/runtime/check";
 import { createResource, readResource, updateResource, deleteResource } from "../../provider/runtime/operations";
 import { connectionOf, createAs, HELPER_DIR, labWithPool } from "../support/runtime";
+import { barrierProxies } from "../support/tcp-barrier";
 
 const env = labWithPool(3);
 
@@ -24,46 +24,6 @@ const create = (typeName: string, host: HostSpec, props: Record<string, unknown>
 
 function hostJson(host: LabHost, ...args: string[]): any {
   return JSON.parse(env.lab.hostExec(host.name, args[0], args.slice(1)) || "[]");
-}
-
-
-/**
- * A TCP barrier in front of each host's sshd: no connection is forwarded until every host
- * has been dialed. A pool that served hosts one after the other would never get there.
- */
-async function barrierProxies(hosts: LabHost[]): Promise<{ ports: number[]; reached: Promise<void>; close(): void }> {
-  const waiting: Array<() => void> = [];
-  const sockets: net.Socket[] = [];
-  let release!: () => void;
-  const reached = new Promise<void>((resolve) => (release = resolve));
-  const servers = await Promise.all(hosts.map((h) => new Promise<net.Server>((resolve) => {
-    const server = net.createServer((client) => {
-      sockets.push(client);
-      client.pause();
-      waiting.push(() => {
-        const upstream = net.connect(h.port, h.address, () => {
-          client.pipe(upstream).pipe(client);
-          client.resume();
-        });
-        sockets.push(upstream);
-        upstream.on("error", () => client.destroy());
-        client.on("error", () => upstream.destroy());
-      });
-      if (waiting.length === hosts.length) {
-        release();
-        for (const go of waiting) go();
-      }
-    });
-    server.listen(0, "127.0.0.1", () => resolve(server));
-  })));
-  return {
-    ports: servers.map((s) => (s.address() as net.AddressInfo).port),
-    reached,
-    close() {
-      for (const s of sockets) s.destroy();
-      for (const s of servers) s.close();
-    },
-  };
 }
 
 describe("three hosts in parallel", () => {
