@@ -201,7 +201,12 @@ describe("the kernel's text is said once", () => {
   });
 
   test("the attribute the kernel pointed at and the refused fields reach the operator once, and stay fields", () => {
-    const netlink = toErrorBody(new NetlinkError("RTM_NEWLINK netkit", 22, { message: "Provided device mode can only be L2 or L3", offset: 60 }, "nk0", [18, 2, 5], ["IFLA_LINKINFO", "IFLA_INFO_DATA", "IFLA_NETKIT_MODE"]));
+    const attr = [
+      { type: 18, name: "IFLA_LINKINFO", offset: 40 },
+      { type: 2, name: "IFLA_INFO_DATA", offset: 56 },
+      { type: 5, name: "IFLA_NETKIT_MODE", offset: 60 },
+    ];
+    const netlink = toErrorBody(new NetlinkError("RTM_NEWLINK netkit", 22, { message: "Provided device mode can only be L2 or L3", offset: 60 }, "nk0", attr));
     const e = new HelperError("hv1", "vmif.apply", netlink);
     expect(e.attribute).toBe("IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_MODE");
     expect(count(e.message, "IFLA_LINKINFO > IFLA_INFO_DATA > IFLA_NETKIT_MODE")).toBe(1);

@@ -16,7 +16,7 @@ import {
   NLM_F_MULTI,
   NLM_F_REQUEST,
   NetlinkError,
-  attrPathAtOffset,
+  attrAtOffset,
   encodeDone,
   encodeError,
   encodeMessage,
@@ -139,7 +139,7 @@ describe("NLMSG_ERROR with extended ack", () => {
     const req = encodeLinkChange("vx0", { mtu: 10 });
     // ifinfomsg at 16..31, IFLA_IFNAME "vx0" at 32 (8 bytes), IFLA_MTU at 40
     const full = encodeMessage({ type: req.type, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 1, payload: req.payload });
-    expect(attrPathAtOffset(full, 40, 16)).toEqual([4]);
+    expect(attrAtOffset(full, 40, 16)).toEqual([{ type: 4, offset: 40 }]);
 
     const transport: NetlinkTransport = {
       protocol: 0,

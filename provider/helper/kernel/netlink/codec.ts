@@ -13,7 +13,9 @@
 //   struct nlmsgerr { s32 error; struct nlmsghdr msg; ...payload; ...TLVs }    (l. 119)
 // All integers are host order (little endian on the machines we target).
 import { KernelError } from "../errors";
-import { Attr, AttrSet, NLA_HDRLEN, ParsedAttr, align4, encodeAttrs, nla, parseAttrs } from "./attributes";
+import type { AttrSpace } from "./attr-names";
+import { Attr, AttrSet, NLA_HDRLEN, align4, encodeAttrs, nla } from "./attributes";
+import { IFINFOMSG_LEN } from "./rtnetlink-uapi";
 
 // netlink.h l. 112-115
 export const NLMSG_NOOP = 1;
@@ -192,38 +194,53 @@ export function encodeDone(seq: number, pid = 0, errno = 0): Buffer {
   return encodeMessage({ type: NLMSG_DONE, flags: NLM_F_MULTI, seq, pid, payload: p });
 }
 
-/**
- * Type path of the attribute that starts at `offset` in a request message (as reported
- * by NLMSGERR_ATTR_OFFS), descending through nests. `fixedHeader` is the length of the
- * family header after nlmsghdr (ifinfomsg 16, genlmsghdr 4). Nests that carry a struct
- * before their attributes (VETH_INFO_PEER) are searched after that struct when the plain
- * parse does not reach the offset.
- */
-export function attrPathAtOffset(request: Buffer, offset: number, fixedHeader: number): number[] | undefined {
-  const len = Math.min(request.length, request.readUInt32LE(0));
-  const start = NLMSG_HDRLEN + align4(fixedHeader);
-  return findPath(request.subarray(start, len), start, offset);
+/** One level of the attribute an extended ack points at, outermost nest first. */
+export interface AttrLevel {
+  type: number;
+  /** From the request's attribute space, when it names this attribute. */
+  name?: string;
+  /** Where the attribute's header starts in the request. */
+  offset: number;
 }
 
-function findPath(buf: Buffer, base: number, offset: number): number[] | undefined {
-  let attrs: ParsedAttr[];
+/**
+ * The attributes from the outermost nest down to the one that starts at `offset` in
+ * `request` (a whole message, as NLMSGERR_ATTR_OFFS counts; `headerLen` is the length of
+ * its family header: ifinfomsg 16, genlmsghdr 4), named from `space` where it can. When
+ * no attribute starts at `offset`, the levels end at the innermost one that holds it;
+ * undefined when none does.
+ */
+export function attrAtOffset(request: Buffer, offset: number, headerLen: number, space?: AttrSpace): AttrLevel[] | undefined {
+  const end = Math.min(request.length, request.readUInt32LE(0));
+  const start = NLMSG_HDRLEN + align4(headerLen);
+  const levels = levelsAt(request.subarray(start, end), start, offset, space);
+  return levels.length > 0 ? levels : undefined;
+}
+
+function levelsAt(buf: Buffer, base: number, offset: number, space: AttrSpace | undefined): AttrLevel[] {
+  let level: AttrSet;
   try {
-    attrs = parseAttrs(buf, base);
+    level = AttrSet.parse(buf, base);
   } catch {
-    return undefined;
+    return [];
   }
-  for (const a of attrs) {
-    if (a.offset === offset) return [a.type];
-    const dataStart = a.offset + NLA_HDRLEN;
-    if (offset > a.offset && offset < dataStart + a.data.length) {
-      const inner =
-        findPath(a.data, dataStart, offset) ??
-        // struct ifinfomsg (16 bytes) before the peer's attributes
-        (a.data.length > 16 ? findPath(a.data.subarray(16), dataStart + 16, offset) : undefined);
-      return inner ? [a.type, ...inner] : [a.type];
-    }
+  const attr = level.list.find((a) => offset >= a.offset && offset < a.offset + NLA_HDRLEN + a.length);
+  if (!attr) return [];
+  const here: AttrLevel = { type: attr.type, name: space?.names.get(attr.type), offset: attr.offset };
+  if (attr.offset === offset) return [here];
+  const dataStart = attr.offset + NLA_HDRLEN;
+  const inner = space?.nests?.[attr.type]?.(level);
+  if (inner) {
+    const skip = align4(inner.header ?? 0);
+    return [here, ...levelsAt(attr.data.subarray(skip), dataStart + skip, offset, inner)];
   }
-  return undefined;
+  // Without a space saying what the attribute holds, it may still be a nest: of
+  // attributes, or of a struct ifinfomsg and then attributes (a veth or netkit peer).
+  let below = levelsAt(attr.data, dataStart, offset, undefined);
+  if (below.length === 0 && attr.length > IFINFOMSG_LEN) {
+    below = levelsAt(attr.data.subarray(IFINFOMSG_LEN), dataStart + IFINFOMSG_LEN, offset, undefined);
+  }
+  return [here, ...below];
 }
 
 /**
@@ -241,21 +258,30 @@ export class NetlinkError extends KernelError {
     errno: number,
     ext: { message?: string; offset?: number; missingType?: number },
     context?: string,
-    attrPath?: number[],
-    /** attrPath by name, when the request's attribute names are known. */
-    attrNames?: string[],
+    /** What attrAtOffset found at ext.offset in the request. */
+    attr?: AttrLevel[],
   ) {
     const where: string[] = [];
     if (context) where.push(context);
-    const attribute =
-      ext.offset === undefined ? undefined : (attrNames?.join(" > ") ?? `${attrPath ? attrPath.join("/") : "?"} at offset ${ext.offset}`);
+    const attribute = ext.offset === undefined ? undefined : describeAttr(attr, ext.offset);
     if (attribute) where.push(`attribute ${attribute}`);
     if (ext.missingType !== undefined) where.push(`missing attribute ${ext.missingType}`);
     super(operation, errno, ext.message, where.length ? where.join("; ") : undefined);
     this.name = "NetlinkError";
     this.attribute = attribute;
     this.attrOffset = ext.offset;
-    this.attrPath = attrPath;
+    this.attrPath = attr?.map((l) => l.type);
     this.missingType = ext.missingType;
   }
+}
+
+/**
+ * Names only for an attribute found exactly and named at every level; otherwise the
+ * types and the offset, which an operator can still match against the request.
+ */
+function describeAttr(attr: AttrLevel[] | undefined, offset: number): string {
+  if (attr && attr[attr.length - 1].offset === offset && attr.every((l) => l.name !== undefined)) {
+    return attr.map((l) => l.name).join(" > ");
+  }
+  return `${attr ? attr.map((l) => l.type).join("/") : "?"} at offset ${offset}`;
 }

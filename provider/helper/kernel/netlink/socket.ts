@@ -11,7 +11,7 @@ import * as libc from "../internal/libc";
 import { KernelError } from "../errors";
 import { errnoNumber } from "../internal/errno";
 import { inNetns } from "../netns";
-import { attrNamesAtOffset, type AttrSpace } from "./attr-names";
+import type { AttrSpace } from "./attr-names";
 import {
   NLMSG_DONE,
   NLMSG_ERROR,
@@ -23,7 +23,7 @@ import {
   NLM_F_REQUEST,
   NetlinkError,
   NetlinkMessage,
-  attrPathAtOffset,
+  attrAtOffset,
   encodeMessage,
   messageSeq,
   parseDone,
@@ -217,10 +217,8 @@ export class NetlinkClient {
   }
 
   private error(msg: Buffer, e: { errno: number; message?: string; offset?: number; missingType?: number }, opts: RequestOptions): NetlinkError {
-    if (e.offset === undefined) return new NetlinkError(opts.op, e.errno, e, opts.context);
-    const headerLen = opts.headerLen ?? 0;
-    const names = opts.attrs && attrNamesAtOffset(msg, e.offset, headerLen, opts.attrs);
-    return new NetlinkError(opts.op, e.errno, e, opts.context, attrPathAtOffset(msg, e.offset, headerLen), names);
+    const attr = e.offset === undefined ? undefined : attrAtOffset(msg, e.offset, opts.headerLen ?? 0, opts.attrs);
+    return new NetlinkError(opts.op, e.errno, e, opts.context, attr);
   }
 
   close(): void {
