@@ -15,9 +15,6 @@ import {
 import { hostIdentity, validateHostSpec, withDefaults, type HostSpec } from "./host-spec";
 import { Semaphore } from "./semaphore";
 
-
-/** How long the end of an SFTP session waits for the server to close it. */
-const SFTP_CLOSE_WAIT_MS = 5000;
 export interface DialOptions {
   /** Bound on TCP connect + SSH handshake + auth, per attempt. */
   readyTimeoutMs?: number;
@@ -60,6 +57,23 @@ export interface ExecResult {
   /** Exit status; null when the process died of a signal or the server sent none. */
   code: number | null;
   signal?: string;
+}
+
+/** How a command on an exec channel ended, as the server said (exit-status or exit-signal). */
+export interface ExitStatus {
+  code: number | null;
+  signal?: string;
+}
+
+// A command's whole life (output, exit status, close) can arrive in the same read from the
+// socket as the answer that opened its channel, and ssh2 handles all of it before any
+// `await` on the open resumes. Output and close wait in the channel's streams until read;
+// the exit status is an event, gone if nobody listened yet. So it is kept from the start.
+const exitStatuses = new WeakMap<ClientChannel, ExitStatus>();
+
+/** The exit status the server sent on an exec channel opened by SshConnection, if it sent one yet. */
+export function exitStatusOf(channel: ClientChannel): ExitStatus | undefined {
+  return exitStatuses.get(channel);
 }
 
 /**
@@ -135,6 +149,9 @@ export class SshConnection extends EventEmitter {
           return;
         }
         channel.once("close", release);
+        channel.once("exit", (code: number | null, signal?: string) => {
+          exitStatuses.set(channel, { code: typeof code === "number" ? code : null, signal: signal ?? undefined });
+        });
         resolve(channel);
       });
     });
@@ -149,8 +166,6 @@ export class SshConnection extends EventEmitter {
       const err: Buffer[] = [];
       let outLen = 0;
       let errLen = 0;
-      let code: number | null = null;
-      let signal: string | undefined;
       channel.on("data", (d: Buffer) => {
         if (outLen < max) out.push(d);
         outLen += d.length;
@@ -159,13 +174,10 @@ export class SshConnection extends EventEmitter {
         if (errLen < max) err.push(d);
         errLen += d.length;
       });
-      channel.on("exit", (c: number | null, sig?: string) => {
-        code = typeof c === "number" ? c : null;
-        signal = sig ?? undefined;
+      channel.once("close", () => {
+        const exit = exitStatusOf(channel);
+        resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code: exit?.code ?? null, signal: exit?.signal });
       });
-      channel.once("close", () =>
-        resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code, signal }),
-      );
       channel.end(opts.stdin);
     });
   }
@@ -187,16 +199,11 @@ export class SshConnection extends EventEmitter {
       release();
       throw e;
     }
-    const closed = new Promise<void>((resolve) => sftp.once("close", resolve));
-    void closed.then(release);
+    sftp.once("close", release);
     try {
       return await fn(sftp);
     } finally {
       sftp.end();
-      // The next request on this connection (the install right after an upload) starts once
-      // the server has closed the session too; a server that never says so (the connection
-      // is going) holds nobody up for long.
-      await Promise.race([closed, new Promise<void>((resolve) => setTimeout(resolve, SFTP_CLOSE_WAIT_MS).unref())]);
     }
   }
 

@@ -277,7 +277,7 @@ export async function ensureDeployed(conn: SshConnection, bundle: HelperBundle, 
   if (r.code !== 0 || !r.stdout.includes("deployed")) {
     throw new TransportError(
       conn.host,
-      `installing the helper bundle ${bundle.hash.slice(0, 12)} failed (exit ${r.code}): ${r.stderr.trim() || "no output"}`,
+      `installing the helper bundle ${bundle.hash.slice(0, 12)} failed (${r.signal ? `killed by ${r.signal}` : `exit ${r.code}`}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`,
       "EDEPLOY",
     );
   }

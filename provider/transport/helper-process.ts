@@ -16,6 +16,7 @@
 // (helper-client.ts).
 import { EventEmitter } from "node:events";
 import type { ClientChannel } from "ssh2";
+import { exitStatusOf } from "./connection";
 import { parseProbe, type HostProbe } from "./deploy";
 import type { Response } from "../common/protocol";
 import { envSeconds } from "./env-seconds";
@@ -87,10 +88,17 @@ export class HelperProcess extends EventEmitter {
     channel.stderr.setEncoding("utf8");
     channel.on("data", (d: string) => this.onStdout(d));
     channel.stderr.on("data", (d: string) => this.onStderr(d));
+    const describe = (code: number | null, signal?: string) => (signal ? `killed by ${signal}` : `exit code ${code}`);
     channel.on("exit", (code: number | null, signal?: string) => {
-      this.exitInfo = signal ? `killed by ${signal}` : `exit code ${code}`;
+      this.exitInfo = describe(code, signal);
     });
-    channel.once("close", () => this.onGone());
+    channel.once("close", () => {
+      // A helper that failed at once may have sent its exit status before this object
+      // existed; the connection kept it (connection.ts, exitStatusOf).
+      const early = exitStatusOf(channel);
+      if (this.exitInfo === undefined && early) this.exitInfo = describe(early.code, early.signal);
+      this.onGone();
+    });
     channel.on("error", (e: Error) => {
       this.exitInfo ??= `channel error: ${e.message}`;
     });

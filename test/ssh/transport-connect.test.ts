@@ -8,6 +8,7 @@ import { dial, type SshConnection } from "../../provider/transport/connection";
 import { AuthError, HostKeyMismatchError, TransportError } from "../../provider/transport/errors";
 import type { HostSpec } from "../../provider/transport/host-spec";
 import { Semaphore } from "../../provider/transport/semaphore";
+import { coalescingProxy } from "../support/coalescing-proxy";
 import { labUp, type Lab } from "../support/lab";
 import { requireRoot } from "../support/require-root";
 
@@ -86,6 +87,22 @@ test("authenticates through an ssh-agent socket when no private key is given", a
     const gone = new Promise((r) => agent.once("close", r));
     agent.kill("SIGTERM");
     await gone;
+  }
+});
+
+test("a command whose whole life arrives in one read with its channel's opening keeps its exit status", async () => {
+  // Channel success, output, exit-status and close in one segment: ssh2 handles them all
+  // before the exec's open resolves, so an exit status read from an event attached after
+  // it was lost, and a deploy that had worked read as "exit null".
+  const proxy = await coalescingProxy(hv1.address, hv1.port!, 150);
+  try {
+    const c = await connect({ ...hv1, address: "127.0.0.1", port: proxy.port });
+    for (const [cmd, code, out] of [["echo deployed", 0, "deployed\n"], ["echo refused >&2; exit 3", 3, ""]] as const) {
+      const r = await c.exec(cmd);
+      expect([r.code, r.signal, r.stdout]).toEqual([code, undefined, out]);
+    }
+  } finally {
+    proxy.close();
   }
 });
 
