@@ -14,9 +14,10 @@
 #   fdbtable  the Pulumi CLI: one FdbTable of 1,000 and 10,000 entries, up / one entry
 #             changed / refresh / destroy, against no-op resources with the same inputs
 #             (scripts/bench/fdbtable.ts). Quick run: BENCH_FDBTABLE_ARGS="--sizes 1000"
-#   fleet     the fleet runner: the same hosts × resources sharded into stacks, as one
-#             stack, and as no-op resources sharded the same way (scripts/bench/fleet.ts).
-#             Default 50 hosts × 20; quick run: BENCH_FLEET_ARGS="--hosts 10 --resources 20"
+#   fleet     the fleet runner: the same hosts × resources sharded into stacks (at each
+#             --concurrency, default 1,2,5 shards in flight), as one stack, and as no-op
+#             resources sharded the same way (scripts/bench/fleet.ts). Default 50 hosts × 20;
+#             quick run: BENCH_FLEET_ARGS="--hosts 10 --resources 20 --concurrency 2"
 #   datapath  XDP packets per second (scripts/bench-datapath.ts)
 #
 # Each benchmark writes its Markdown section to dist/bench/NAME.md; BENCHMARKS.md is put

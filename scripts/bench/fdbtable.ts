@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { labUp } from "../../test/support/lab";
 import { atMost, Cleanups, fmt, fmtInt, median, parseArgs, runBenchmark, Verdict } from "./common";
-import { BenchProject, load1, writeBenchProject } from "./pulumi-project";
+import { BenchProject, load1, NOOP_RESOURCE_JS, writeBenchProject } from "./pulumi-project";
 
 const OPS = ["up", "update one entry", "refresh", "destroy"] as const;
 type Op = (typeof OPS)[number];
@@ -31,14 +31,7 @@ const cfg = new pulumi.Config();
 const n = cfg.requireNumber("n");
 const kind = cfg.require("kind");
 const moved = cfg.getNumber("moved");
-// The floor: stored as hvnet stores its resources (a one-line provider module, the host as
-// a plain reference), doing nothing.
-const NOOP = 'exports.handler=()=>({async create(i){return{id:"x",outs:i}},async read(id,props){return{id,props}},async update(id,o,n){return{outs:n}},async delete(){}})';
-class Noop extends pulumi.CustomResource {
-  constructor(name, { host, ...props }, opts) {
-    super("pulumi-nodejs:dynamic/bench:Noop", name, { ...props, __host: { name: host.name, address: host.address }, __provider: NOOP }, opts);
-  }
-}
+${NOOP_RESOURCE_JS}
 const TAPS = ["fbt-a", "fbt-b"];
 const mac = (i) => "52:54:03:" + [(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, "0")).join(":");
 module.exports = async () => {

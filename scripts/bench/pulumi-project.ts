@@ -31,6 +31,19 @@ export function writeBenchProject(dir: string, name: string, program: string): v
   execFileSync(PACK, [dir], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
 }
 
+/**
+ * The no-op floor's resource class `Noop`, as JavaScript for a bench program (which must have
+ * `pulumi` in scope): a dynamic resource whose provider does nothing, stored the way hvnet
+ * stores its own (a one-line provider module, the host as a plain reference), so a floor
+ * given the same inputs differs from hvnet only in what the provider does.
+ */
+export const NOOP_RESOURCE_JS = `const NOOP = 'exports.handler=()=>({async create(i){return{id:String(i.mac||"x"),outs:i}},async read(id,props){return{id,props}},async update(id,o,n){return{outs:n}},async delete(){}})';
+class Noop extends pulumi.CustomResource {
+  constructor(name, { host, ...props }, opts) {
+    super("pulumi-nodejs:dynamic/bench:Noop", name, { ...props, __host: { name: host.name, address: host.address }, __provider: NOOP }, opts);
+  }
+}`;
+
 export function load1(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { labUp } from "../../test/support/lab";
-import { BenchProject, load1, writeBenchProject, type Wire } from "./pulumi-project";
+import { BenchProject, load1, NOOP_RESOURCE_JS, writeBenchProject, type Wire } from "./pulumi-project";
 import { atMost, Cleanups, fmt, fmtInt, lineChartSvg, median, parseArgs, runBenchmark, Verdict } from "./common";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -31,15 +31,7 @@ const hvnet = require("@hvnet/pulumi");
 const cfg = new pulumi.Config();
 const n = cfg.requireNumber("n");
 const kind = cfg.require("kind");
-// The floor: a dynamic resource whose provider does nothing, stored the way hvnet's is (a
-// one-line provider module, the host as a plain reference), so the two differ only in
-// what the provider does.
-const NOOP = 'exports.handler=()=>({async create(i){return{id:String(i.mac||"x"),outs:i}},async read(id,props){return{id,props}},async delete(){}})';
-class Noop extends pulumi.CustomResource {
-  constructor(name, { host, ...props }) {
-    super("pulumi-nodejs:dynamic/bench:Noop", name, { ...props, __host: { name: host.name, address: host.address }, __provider: NOOP });
-  }
-}
+${NOOP_RESOURCE_JS}
 const mac = (i) => ["02", "42", (i >> 16) & 255, (i >> 8) & 255, i & 255, "01"]
   .map((b) => (typeof b === "string" ? b : b.toString(16).padStart(2, "0"))).join(":");
 module.exports = async () => {
