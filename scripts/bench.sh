@@ -206,7 +206,7 @@ for name in "${ALL[@]}"; do keep_previous "$name"; done
 {
   echo "# Benchmarks"
   echo
-  echo "Written by \`make bench\` (\`scripts/bench.sh\`); \`scripts/bench.sh helper|runtime|stack|datapath\` reruns one."
+  echo "Written by \`make bench\` (\`scripts/bench.sh\`); \`scripts/bench.sh helper|runtime|stack|fdbtable|fleet|datapath\` reruns one."
   echo "Each section says how it was measured; numbers are medians of the rounds it names."
   echo
   machine

@@ -186,4 +186,4 @@ const sizes: Sizes = {
   }),
   rounds: opts.rounds, labName: opts.flags.get("lab-name"),
 };
-void runBenchmark("Fleet (sharded stacks)", opts.out, (cleanups) => body(cleanups, sizes));
+void runBenchmark("Fleet: sharded stacks vs one stack vs the no-op floor", opts.out, (cleanups) => body(cleanups, sizes));
