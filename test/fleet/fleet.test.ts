@@ -49,10 +49,10 @@ function cli(args: string[]) {
 }
 
 test("up: the canary shard alone first, then the other shards at the same time; per-host progress; destroy leaves the hosts clean", async () => {
-  const events: Array<{ at: number; e: FleetEvent }> = [];
+  const events: Array<{ e: FleetEvent }> = [];
   const result = await runFleet({
     projectDir: project.dir, inventory, shardBy: { label: "rack" }, operation: "up", concurrency: 2, canary: "r2", backendUrl,
-    onEvent: (e) => events.push({ at: Date.now(), e }),
+    onEvent: (e) => events.push({ e }),
   });
   expect(result.ok).toBe(true);
   expect(result.shards.map((s) => [s.shard, s.stack, s.status])).toEqual([
