@@ -4,7 +4,7 @@ import { probe } from "./resources/probe";
 import { applyRss, showRss, removeRss } from "./resources/rss";
 import { applyNetkit, showNetkit, removeNetkit } from "./resources/netkit";
 import { applyXdp, showXdp, removeXdp } from "./resources/xdp";
-import { applyFdb, applyFdbMany, showFdb, showFdbMany, removeFdb, removeFdbMany } from "./resources/fdb";
+import { applyFdb, applyFdbMany, dumpFdb, showFdb, showFdbMany, removeFdb, removeFdbMany } from "./resources/fdb";
 import { applyFdbTable, showFdbTable, removeFdbTable } from "./resources/fdbtable";
 import { applyVmif, showVmif, removeVmif } from "./resources/vmif";
 import { stats } from "./resources/stats";
@@ -29,6 +29,8 @@ export function opTable(hello: (args: unknown) => unknown): OpTable {
     "fdb.apply": { one: applyFdb, many: applyFdbMany },
     "fdb.show": { one: showFdb, many: showFdbMany },
     "fdb.remove": { one: removeFdb, many: removeFdbMany },
+    // Every entry of one table at once, read-only: what a refresh's shows are answered from.
+    "fdb.dump": { one: dumpFdb },
     "fdbtable.apply": { one: applyFdbTable },
     "fdbtable.show": { one: showFdbTable },
     "fdbtable.remove": { one: removeFdbTable },

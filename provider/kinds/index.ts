@@ -1,4 +1,4 @@
-import { ResourceKind } from "./kind";
+import { ReadAhead, ResourceKind } from "./kind";
 import { rssContext } from "./rss";
 import { netkitLower } from "./netkit";
 import { xdpProgram } from "./xdp";
@@ -16,4 +16,4 @@ export const KINDS: Record<string, ResourceKind> = {
 };
 
 export type TypeName = keyof typeof KINDS;
-export type { ResourceKind };
+export type { ResourceKind, ReadAhead };

@@ -6,6 +6,19 @@ import { InputReader } from "../common/validate/reader";
 import { RESOURCE_FACTS, TypeName } from "../common/schema-facts";
 import { ResourceFacts } from "../common/resource-facts";
 
+/**
+ * How the shows of a kind with thousands of objects per scope (FdbEntry: per table) are
+ * answered from one dump of the scope (runtime/read-ahead.ts).
+ */
+export interface ReadAhead {
+  /** The helper op that reports every object of one scope, each as show reports it; null when the scope is gone. */
+  dumpOp: string;
+  /** A show's scope (a string key, and the dump's args) and the object's key in it; undefined when it is not a valid identity. */
+  locate(identity: unknown): { scope: string; args: Record<string, unknown>; entry: string } | undefined;
+  /** The key of one object of a dump, as locate names it. */
+  entryKey(object: Record<string, unknown>): string;
+}
+
 export interface ResourceKind<Args extends object = any> extends ResourceFacts {
   /** Helper op prefix and id segment: `<host>/<kind>/<object>`. */
   kind: "rss" | "netkit" | "xdp" | "fdb" | "fdbtable" | "vmif";
@@ -19,11 +32,12 @@ export interface ResourceKind<Args extends object = any> extends ResourceFacts {
   parseKey(key: string): Record<string, unknown>;
   /** The fields the helper's show/remove take, picked from inputs and outputs. */
   identity(args: Args, outputs: Record<string, unknown>): Record<string, unknown>;
+  readAhead?: ReadAhead;
 }
 
 /** A kind's own code; `identity` defaults to the declared identity fields (declaredIdentity). */
 type KindCode<Args extends object> = Pick<ResourceKind<Args>, "kind" | "readArgs" | "objectKey" | "parseKey"> &
-  Partial<Pick<ResourceKind<Args>, "identity">>;
+  Partial<Pick<ResourceKind<Args>, "identity" | "readAhead">>;
 
 /** The kind of schema.json's resource `typeName`: its declared facts and its code. */
 export function describeKind<Args extends object>(typeName: TypeName, code: KindCode<Args>): ResourceKind<Args> {

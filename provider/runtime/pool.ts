@@ -5,8 +5,13 @@ import * as path from "node:path";
 import { HostPool } from "../transport/pool";
 import { hostIdentity, type HostSpec } from "../transport/host-spec";
 import { HostRequester } from "./requester";
+import { ReadAheadRequester } from "./read-ahead";
+import { KINDS, type ReadAhead } from "../kinds";
+import { envSeconds } from "../transport/env-seconds";
 
 let pool: HostPool | undefined;
+/** The pool as the runtime sends through it: counted when asked, with read-ahead. */
+let requester: HostRequester | undefined;
 /** The hosts this process sent requests to, for the counters below. */
 const seen = new Set<string>();
 
@@ -36,19 +41,35 @@ function writeStats(p: HostPool): void {
 
 const requests = new Map<string, number>();
 
+/** The shows answered from one dump of their scope, by show op (runtime/read-ahead.ts). */
+function readAheads(): Map<string, ReadAhead> {
+  return new Map(Object.values(KINDS).flatMap((k) => (k.readAhead ? [[`${k.kind}.show`, k.readAhead] as const] : [])));
+}
+
+/** HVNET_READ_AHEAD: how old (seconds) a dump may be to answer a show; 0 turns read-ahead off. */
+const DEFAULT_READ_AHEAD_MS = 1_000;
+
 export function sharedPool(): HostRequester {
-  if (!pool) {
+  if (!pool || !requester) {
+    const windowMs = envSeconds("HVNET_READ_AHEAD", DEFAULT_READ_AHEAD_MS, { zeroTurnsOff: true });
     const p = new HostPool({ helperDir: helperBundleDir() });
     pool = p;
+    requester = new ReadAheadRequester(process.env.HVNET_POOL_STATS ? counted(p) : p, readAheads(), windowMs);
     // The dynamic provider process ends when the engine is done with it; close
     // connections then so sshd sees a clean exit and helpers see stdin close.
     process.once("beforeExit", () => {
       void p.close();
-      pool = undefined;
+      if (pool === p) {
+        pool = undefined;
+        requester = undefined;
+      }
     });
   }
-  const p = pool;
-  if (!process.env.HVNET_POOL_STATS) return p;
+  return requester;
+}
+
+/** The pool, counting what this process sends each host (HVNET_POOL_STATS). */
+function counted(p: HostPool): HostRequester {
   return {
     request: (spec: HostSpec, op: string, args?: unknown) => {
       const name = spec && typeof spec === "object" && typeof spec.address === "string" ? hostIdentity(spec) : "host";
@@ -58,12 +79,13 @@ export function sharedPool(): HostRequester {
       void done.finally(() => writeStats(p)).catch(() => undefined);
       return done;
     },
-  } as HostRequester;
+  };
 }
 
 /** Closes the shared pool now (a Pulumi program that probed hosts must, or it never exits). */
 export async function closeSharedPool(): Promise<void> {
   const p = pool;
   pool = undefined;
+  requester = undefined;
   await p?.close();
 }

@@ -2,7 +2,7 @@
 // 10,000 entries in one apply, then only the delta applied; show finds one entry changed by
 // hand among all of them; an FdbEntry of another owner and an entry made by hand in the same
 // map are never touched; remove takes only the table's own entries. bpftool is the witness.
-// Also: N fdb.show requests in one batch answer as N single shows do.
+// Also: N fdb.show requests in one batch answer as N single shows do, and fdb.dump as each.
 import { requireCommand, requireRoot } from "../support/require-root";
 import { startHelperHost, HelperHost } from "../support/helper-host";
 
@@ -151,6 +151,20 @@ test("N fdb.show in one batch answer as N single shows", async () => {
   expect(batch.results.map((o: { ok: boolean; result: unknown }) => o.result)).toEqual(singles);
   expect(singles[201]).toBeNull();
   expect(singles[200]).toMatchObject({ vlan: 7, device: "vm2", ifindex: ifindex.vm2 });
+}, 60000);
+
+test("fdb.dump reports every entry of the table as fdb.show reports it, and null for a table that is gone", async () => {
+  const dump = await host.request("fdb.dump", { table: TABLE });
+  expect(dump.entries).toHaveLength(mapCount());
+  const shows = await host.request("batch", { requests: dump.entries.map((e: { vlan: number; mac: string }) => ({ op: "fdb.show", args: { table: TABLE, vlan: e.vlan, mac: e.mac } })) });
+  expect(dump.entries).toEqual(shows.results.map((o: { result: unknown }) => o.result));
+  // What the earlier tests put there: an entry with an ingress ACL, and other owners' entries.
+  expect(dump.entries.some((e: { ingressAcl?: unknown }) => e.ingressAcl)).toBe(true);
+  expect(dump.entries).toContainEqual(expect.objectContaining({ vlan: 8, mac: "02:00:00:00:00:08", ifindex: 1 }));
+  expect(await host.request("fdb.dump", { table: TABLE.replace(/fdb$/, "nothing-here") })).toBeNull();
+  const bad = await host.call("fdb.dump", { table: "/tmp/not-bpffs" });
+  expect(bad.ok).toBe(false);
+  expect(bad.error.message).toContain("table");
 }, 60000);
 
 test("remove takes only the table's entries, in one go; the neighbours stay", async () => {

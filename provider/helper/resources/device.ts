@@ -16,6 +16,17 @@ export function withRt<T>(netns: string | undefined, fn: (rt: RtNetlink) => T): 
   });
 }
 
+/** name → ifindex of every link of the netns: one dump, not one request per entry. */
+export function linkIndexes(rt: RtNetlink): { byName: Map<string, number>; byIndex: Map<number, string> } {
+  const byName = new Map<string, number>();
+  const byIndex = new Map<number, string>();
+  for (const l of rt.listLinks()) {
+    byName.set(l.name, l.ifindex);
+    byIndex.set(l.ifindex, l.name);
+  }
+  return { byName, byIndex };
+}
+
 export function deviceLock(netns: string | undefined, device: string): string {
   return `dev-${netns ?? ""}-${device}`;
 }

@@ -1,12 +1,12 @@
-// FdbEntry: fdb.apply / fdb.show / fdb.remove, one entry or many at once. Many requests
-// are grouped per table: the table opened once, one netlink socket, one map batch update
-// (fdb-apply.ts). The table with its ports devmap is fdb-table.ts; each entry has an owner
+// FdbEntry: fdb.apply / fdb.show / fdb.remove, one entry or many at once, and fdb.dump (a
+// whole table, read-only). Many requests are grouped per table: the table opened once, one
+// netlink socket, one map batch update (fdb-apply.ts). The table with its ports devmap is fdb-table.ts; each entry has an owner
 // (fdb-owners.ts) and its own outcome: one refused or invalid entry never fails the others.
 import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
 import { BpfMap } from "../kernel/bpf";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
-import { decodeFdbValue, encodeFdbKey } from "../datapath/fdb";
+import { decodeFdbKey, decodeFdbValue, encodeFdbKey } from "../datapath/fdb";
 import { toErrorBody } from "../rpc/errors";
 import { Outcome } from "../../common/protocol";
 import { withLock } from "../state/lock";
@@ -14,7 +14,8 @@ import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } fro
 import { TableOwners, ownedBy } from "./fdb-owners";
 import { Table, openAclRules, openTable, portAcl, prunePorts, tableLock } from "./fdb-table";
 import { Failed, Result, applyToTable } from "./fdb-apply";
-import { withRt } from "./device";
+import { linkIndexes, withRt } from "./device";
+import { Acl } from "../../common/args/common";
 
 function unwrap(r: Result): { ifindex: number } {
   if (r instanceof Failed) throw r.err;
@@ -58,32 +59,63 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
   return out;
 }
 
+/** One entry as show reports it. */
+function describeEntry(tablePin: string, vlan: number, mac: string, ifindex: number, device: string | undefined, acl: Acl | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { table: tablePin, vlan, mac, ifindex, device: device ?? `ifindex:${ifindex}` };
+  if (acl) out.ingressAcl = acl;
+  return out;
+}
+
 /** One entry as show reports it, read from an open table. */
 function showEntry(table: Table, rt: RtNetlink, rules: BpfMap | undefined, key: FdbKeyArgs): Record<string, unknown> | null {
   const v = table.fdb.lookup(encodeFdbKey(key));
   if (!v) return null;
   const { ifindex } = decodeFdbValue(v);
-  const device = rt.findLink(ifindex)?.name;
-  const out: Record<string, unknown> = { table: key.table, vlan: key.vlan, mac: key.mac, ifindex, device: device ?? `ifindex:${ifindex}` };
-  const acl = portAcl(table, ifindex, rules);
-  if (acl) out.ingressAcl = acl;
-  return out;
+  return describeEntry(key.table, key.vlan, key.mac, ifindex, rt.findLink(ifindex)?.name, portAcl(table, ifindex, rules));
 }
 
-/** Shows entries of one table with one table open and one netlink socket. */
-function showFromTable(tablePin: string, keys: FdbKeyArgs[]): Array<Record<string, unknown> | null> {
-  if (!fs.existsSync(tablePin)) return keys.map(() => null);
+/** Runs `fn` on the open table with its ACL rules, closing both; `absent` when the table is gone. */
+function readTable<T>(tablePin: string, absent: T, fn: (table: Table, rules: BpfMap | undefined) => T): T {
+  if (!fs.existsSync(tablePin)) return absent;
   const table = openTable(tablePin);
   try {
     const rules = openAclRules(table);
     try {
-      return withRt(table.netns, (rt) => keys.map((k) => showEntry(table, rt, rules, k)));
+      return fn(table, rules);
     } finally {
       rules?.close();
     }
   } finally {
     table.close();
   }
+}
+
+/** Shows entries of one table with one table open and one netlink socket. */
+function showFromTable(tablePin: string, keys: FdbKeyArgs[]): Array<Record<string, unknown> | null> {
+  return readTable(tablePin, keys.map(() => null), (table, rules) => withRt(table.netns, (rt) => keys.map((k) => showEntry(table, rt, rules, k))));
+}
+
+/**
+ * Every entry of one table, each as fdb.show reports it, from one pass over the map and one
+ * link dump: the provider answers the shows of a refresh from it (runtime/read-ahead.ts).
+ * null when the table is gone, as show answers for each of its entries then.
+ */
+export function dumpFdb(raw: unknown): { entries: Array<Record<string, unknown>> } | null {
+  const r = InputReader.of(raw);
+  const tablePin = r.bpffsPath("table")!;
+  r.finish();
+  return readTable(tablePin, null, (table, rules) => {
+    const { byIndex } = withRt(table.netns, linkIndexes);
+    const acls = new Map<number, Acl | undefined>();
+    const entries: Array<Record<string, unknown>> = [];
+    for (const [key, value] of table.fdb.entries()) {
+      const { vlan, mac } = decodeFdbKey(key);
+      const { ifindex } = decodeFdbValue(value);
+      if (!acls.has(ifindex)) acls.set(ifindex, portAcl(table, ifindex, rules));
+      entries.push(describeEntry(tablePin, vlan, mac, ifindex, byIndex.get(ifindex), acls.get(ifindex)));
+    }
+    return { entries };
+  });
 }
 
 export function showFdb(raw: unknown) {

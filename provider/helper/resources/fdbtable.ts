@@ -10,7 +10,7 @@ import { RtNetlink } from "../kernel/netlink/rtnetlink";
 import { decodeFdbKey, decodeFdbValue, encodeFdbKey, encodeFdbValue } from "../datapath/fdb";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
-import { withRt } from "./device";
+import { linkIndexes, withRt } from "./device";
 import { Acl } from "../../common/args/common";
 import { EntryOwner, TableOwners, refusal } from "./fdb-owners";
 import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "../../common/args/fdb";
@@ -35,17 +35,6 @@ function heldEntries(table: Table, owners: TableOwners): Map<string, Held> {
 
 function mine(h: Held, owner: string): boolean {
   return h.rec !== undefined && h.rec.owner === owner;
-}
-
-/** name → ifindex of every link of the table's netns: one dump, not one request per entry. */
-function linkIndexes(rt: RtNetlink): { byName: Map<string, number>; byIndex: Map<number, string> } {
-  const byName = new Map<string, number>();
-  const byIndex = new Map<number, string>();
-  for (const l of rt.listLinks()) {
-    byName.set(l.name, l.ifindex);
-    byIndex.set(l.ifindex, l.name);
-  }
-  return { byName, byIndex };
 }
 
 function sameAcl(a: Acl | undefined, b: Acl | undefined): boolean {
