@@ -2,8 +2,10 @@
 // FdbEntry's share of `pulumi stack export` stays within 2 KB, because the provider stored
 // with it is one line and a host the stack config gives is kept without its private key.
 // The key still reaches the host for every operation, from the config of the run; when
-// the config no longer has the host, destroy says what to do and removes nothing.
-import { readFileSync, writeFileSync } from "node:fs";
+// the config no longer has the host, destroy says what to do and removes nothing. A refresh
+// reads the entries' table whole, and still finds the one entry deleted by hand.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fdbEntries } from "./support/hosts";
 import { programSuite } from "./support/suite";
@@ -68,6 +70,25 @@ test(`each of ${N} FdbEntry takes at most 2 KB of the exported state, holds no k
   const refresh = await suite.project.pulumiOk(["refresh", "--yes", "--skip-preview", "--json", "--stack", stack]);
   expect(Object.values(stepOps(parseEvents(refresh.stdout))).every((op) => op === "same")).toBe(true);
   expect((await suite.project.pulumi(["preview", "--expect-no-changes", "--stack", stack])).code).toBe(0);
+
+  // An entry deleted by hand: the refresh reads the table whole (fdb.dump), not an entry
+  // at a time, and still finds the one that is gone; up makes it again.
+  suite.lab.hostExec("hv1", "bpftool", ["map", "delete", "pinned", FDB, "key", "hex", "64", "00", "52", "54", "00", "00", "02", "07"]);
+  const stats = mkdtempSync(path.join(tmpdir(), "hvt-pool-stats-"));
+  try {
+    const drift = await suite.project.pulumiOk(["refresh", "--yes", "--skip-preview", "--json", "--stack", stack], { env: { HVNET_POOL_STATS: path.join(stats, "pool") } });
+    const ops = stepOps(parseEvents(drift.stdout));
+    expect(Object.entries(ops).filter(([, op]) => op !== "same").map(([name]) => name)).toEqual(["e7"]);
+    const sent = readdirSync(stats).flatMap((f) => readFileSync(path.join(stats, f), "utf8").trim().split("\n").map((l) => JSON.parse(l).requests as number));
+    const requests = sent.reduce((a, b) => a + b, 0);
+    console.log(`refresh of ${N} FdbEntry and their XdpProgram: ${requests} requests to the host`);
+    expect(requests).toBeLessThan(N / 2);
+  } finally {
+    rmSync(stats, { recursive: true, force: true });
+  }
+  expect((await suite.project.exportState(stack)).deployment.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/hvnet:FdbEntry")).toHaveLength(N - 1);
+  await suite.project.pulumiOk(["up", "--yes", "--skip-preview", "--stack", stack]);
+  expect(fdbEntries(suite.lab, "hv1", FDB)).toHaveLength(N);
 
   // The host gone from the inventory (destroy configures the provider with the config the
   // state recorded: the inventory file it names): destroy names the host and what to do,
