@@ -1,7 +1,10 @@
 // Fault: private keys given as plain strings (a host's own and its jump host's, in code
-// or in stack config `hosts`) must never be plain text in the stack state. Real Pulumi
-// CLI: `pulumi stack export` is what an operator (or anyone with the state file) reads.
-import { readFileSync } from "node:fs";
+// or in stack config `hosts`) must never be plain text in the stack state or in Pulumi's
+// engine logs. Real Pulumi CLI: `pulumi stack export` is what an operator (or anyone with
+// the state file) reads; $PULUMI_HOME/logs what anyone with the machine's files reads.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { gunzipSync } from "node:zlib";
 import path from "node:path";
 import { link } from "../e2e/support/hosts";
 import { programSuite } from "../e2e/support/suite";
@@ -32,6 +35,11 @@ export = async () => {
 
 const suite = programSuite(2, PROGRAM);
 const { made } = suite;
+/** PULUMI_HOME of this test's commands, for their engine logs. */
+let home: string | undefined;
+afterAll(() => {
+  if (home) rmSync(home, { recursive: true, force: true });
+});
 
 test("no private key text is in the exported state, for plain-string keys of hosts and jump hosts, in code and in config", async () => {
   const [hv1, hv2] = suite.lab.inventory.hosts;
@@ -39,11 +47,14 @@ test("no private key text is in the exported state, for plain-string keys of hos
   const entry = (h: typeof hv1) => ({ name: h.name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: key });
   const stack = "secrets";
   made.push(stack);
+  // Pulumi writes an engine log of every command into $PULUMI_HOME/logs: a home of this
+  // test's own, so only this test's logs (the config set of the key among them) are read below.
+  home = mkdtempSync(path.join(tmpdir(), "hvt-pulumi-home-"));
   await suite.project.newStack(stack, { "hvnet:inventory": path.join(suite.lab.dir, "inventory.json") }, {
     hosts: JSON.stringify([{ ...entry(hv2), uplink: "uplink0", jumpHost: entry(hv1) }]),
-  });
+  }, { PULUMI_HOME: home });
 
-  const up = await suite.project.pulumiOk(["up", "--yes", "--skip-preview", "--json", "--stack", stack]);
+  const up = await suite.project.pulumiOk(["up", "--yes", "--skip-preview", "--json", "--stack", stack], { env: { PULUMI_HOME: home } });
   expect(stepOps(parseEvents(up.stdout))).toMatchObject({ inline: "create", configured: "create" });
   // Both reached their host (through the other as jump host): the keys were used.
   expect(link(suite.lab, "hv1", "uplink0")?.xdp?.prog?.name).toBe("xdp_pass");
@@ -58,4 +69,25 @@ test("no private key text is in the exported state, for plain-string keys of hos
   // The state does hold the keys, encrypted: refresh and destroy need them.
   const shown = await suite.project.pulumiOk(["stack", "export", "--show-secrets", "--stack", stack]);
   expect(shown.stdout).toContain("BEGIN OPENSSH PRIVATE KEY");
+
+  // Pulumi's engine logs of these commands: the ones written before a command knows its
+  // stack are gzip, and hold no line of the key (the config set of the key among them);
+  // the rest are encrypted with the stack's secrets manager, so their bytes hold none
+  // either. (Decrypted with the stack's passphrase, the up's log shows the resources'
+  // inputs, keys included, as the state's secrets do: README "Using it on real hypervisors".)
+  {
+    const logs = readdirSync(path.join(home, "logs")).map((f) => path.join(home!, "logs", f));
+    const kinds = { gzip: 0, encrypted: 0 };
+    for (const file of logs) {
+      const bytes = readFileSync(file);
+      const encrypted = bytes.subarray(0, 4).toString("latin1") === "PLOG";
+      kinds[encrypted ? "encrypted" : "gzip"]++;
+      const text = encrypted ? bytes.toString("latin1") : gunzipSync(bytes).toString("utf8");
+      expect(text).not.toContain("PRIVATE KEY");
+      for (const line of body) expect(text).not.toContain(line);
+    }
+    console.log(`engine logs: ${kinds.gzip} gzip, ${kinds.encrypted} encrypted, no line of the key in any`);
+    expect(kinds.gzip).toBeGreaterThan(0);
+    expect(kinds.encrypted).toBeGreaterThan(0);
+  }
 });

@@ -115,10 +115,10 @@ export class ExampleProject {
   }
 
   /** A new stack with the given config (values set as plain config; `secret` ones as secrets). */
-  async newStack(stack: string, config: Record<string, string>, secret: Record<string, string> = {}): Promise<void> {
-    await this.pulumiOk(["stack", "init", stack]);
-    for (const [k, v] of Object.entries(config)) await this.pulumiOk(["config", "set", "--stack", stack, "--", k, v]);
-    for (const [k, v] of Object.entries(secret)) await this.pulumiOk(["config", "set", "--secret", "--stack", stack, "--", k, v]);
+  async newStack(stack: string, config: Record<string, string>, secret: Record<string, string> = {}, env?: NodeJS.ProcessEnv): Promise<void> {
+    await this.pulumiOk(["stack", "init", stack], { env });
+    for (const [k, v] of Object.entries(config)) await this.pulumiOk(["config", "set", "--stack", stack, "--", k, v], { env });
+    for (const [k, v] of Object.entries(secret)) await this.pulumiOk(["config", "set", "--secret", "--stack", stack, "--", k, v], { env });
   }
 
   async setConfig(stack: string, key: string, value: string): Promise<void> {
