@@ -1,5 +1,6 @@
 // One host pool per provider process: one SSH connection and one helper per host for
-// the life of the process (DESIGN.md "Layers").
+// the life of the process (DESIGN.md "Layers"), with the shows of a refresh answered
+// from table dumps where a kind has them (read-ahead.ts).
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { HostPool } from "../transport/pool";
