@@ -24,7 +24,7 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { bundleFiles, bundleManifest } from "../common/bundle-hash";
-import type { SshConnection } from "./connection";
+import type { ExecResult, SshConnection } from "./connection";
 import { withSudo } from "./connection";
 import { HostRequirementError, TransportError } from "./errors";
 import { HELPER_ENTRY, LAUNCHER_PATH, LIBBPF_PATHS, MIN_NODE_MAJOR, renderLauncher } from "./launcher/render";
@@ -274,14 +274,14 @@ export async function ensureDeployed(conn: SshConnection, bundle: HelperBundle, 
   const after = r.code === 3 ? parseProbe(r.stdout.trim()) : undefined;
   if (after?.launcher && !HEX64.test(after.launcher)) throw launcherProblem(conn.host, conn.user, bundle, after.launcher);
   if (after) checkHostRequirements(conn.host, conn.user, after);
-  if (r.code !== 0 || !r.stdout.includes("deployed")) {
-    throw new TransportError(
-      conn.host,
-      `installing the helper bundle ${bundle.hash.slice(0, 12)} failed (${r.signal ? `killed by ${r.signal}` : `exit ${r.code}`}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`,
-      "EDEPLOY",
-    );
-  }
+  if (r.code !== 0 || !r.stdout.includes("deployed")) throw installFailure(conn.host, bundle, r);
   return { uploaded: true, execs };
+}
+
+/** Why an install command did not deploy: how it ended (a signal is named), and what it said. */
+export function installFailure(host: string, bundle: HelperBundle, r: Pick<ExecResult, "code" | "signal" | "stdout" | "stderr">): TransportError {
+  const ended = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`; // ssh2 names it SIGxxx
+  return new TransportError(host, `installing the helper bundle ${bundle.hash.slice(0, 12)} failed (${ended}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`, "EDEPLOY");
 }
 
 function sftpCall<T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
