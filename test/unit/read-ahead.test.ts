@@ -48,6 +48,12 @@ function setup(windowMs = WINDOW) {
       for (const s of sent) s.answer();
       await new Promise((r) => setImmediate(r));
     },
+    /** Two shows of the table, answered: a dump of it is fresh now. */
+    async takeDump() {
+      this.ra.request(HV1, "fdb.show", show(1));
+      this.ra.request(HV1, "fdb.show", show(2));
+      await this.flush();
+    },
     tick: (ms: number) => (clock += ms),
     setTable: (t: ReturnType<typeof entry>[]) => (table = t),
   };
@@ -82,9 +88,7 @@ test("the second show of a table within the window takes one dump, and the shows
 
 test("a dump older than the window answers no more: the next show takes a new one and sees what changed", async () => {
   const t = setup();
-  t.ra.request(HV1, "fdb.show", show(1));
-  t.ra.request(HV1, "fdb.show", show(2));
-  await t.flush();
+  await t.takeDump();
   t.setTable([entry(1), { ...entry(2), device: "vm9", ifindex: 9 }]);
   t.tick(WINDOW);
   expect(await t.ra.request(HV1, "fdb.show", show(2))).toEqual(entry(2)); // within the window: the dump's moment
@@ -97,9 +101,7 @@ test("a dump older than the window answers no more: the next show takes a new on
 
 test("a write to the host drops its dumps, and shows sent while a write is in flight go to the host alone", async () => {
   const t = setup();
-  t.ra.request(HV1, "fdb.show", show(1));
-  t.ra.request(HV1, "fdb.show", show(2));
-  await t.flush();
+  await t.takeDump();
   const write = t.ra.request(HV1, "fdb.apply", { ...show(2), device: "vm9" });
   t.setTable([entry(1), { ...entry(2), device: "vm9", ifindex: 9 }]);
   const during = t.ra.request(HV1, "fdb.show", show(2));
@@ -116,9 +118,7 @@ test("a write to the host drops its dumps, and shows sent while a write is in fl
 
 test("a failed write drops the dumps too: what it did is unknown", async () => {
   const t = setup();
-  t.ra.request(HV1, "fdb.show", show(1));
-  t.ra.request(HV1, "fdb.show", show(2));
-  await t.flush();
+  await t.takeDump();
   const write = t.ra.request(HV1, "fdb.remove", show(2));
   t.sent[2].fail(new Error("helper died"));
   await expect(write).rejects.toThrow("helper died");
@@ -143,9 +143,7 @@ test("shows waiting on a dump sent before a write began get its answer; shows se
 
 test("a write to one host keeps another host's dumps", async () => {
   const t = setup();
-  t.ra.request(HV1, "fdb.show", show(1));
-  t.ra.request(HV1, "fdb.show", show(2));
-  await t.flush();
+  await t.takeDump();
   await Promise.all([t.ra.request(HV2, "fdb.apply", show(1)), t.flush()]);
   expect(await t.ra.request(HV1, "fdb.show", show(3))).toEqual(entry(3));
   expect(t.ops()).toEqual(["fdb.show", "fdb.dump", "fdb.apply"]);
@@ -153,9 +151,7 @@ test("a write to one host keeps another host's dumps", async () => {
 
 test("read-only ops (a stats or probe call) keep the dumps", async () => {
   const t = setup();
-  t.ra.request(HV1, "fdb.show", show(1));
-  t.ra.request(HV1, "fdb.show", show(2));
-  await t.flush();
+  await t.takeDump();
   await Promise.all([t.ra.request(HV1, "stats", {}), t.ra.request(HV1, "xdp.show", { device: "uplink0" }), t.flush()]);
   expect(await t.ra.request(HV1, "fdb.show", show(3))).toEqual(entry(3));
   expect(t.ops()).toEqual(["fdb.show", "fdb.dump", "stats", "xdp.show"]);
