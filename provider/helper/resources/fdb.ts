@@ -1,7 +1,8 @@
 // FdbEntry: fdb.apply / fdb.show / fdb.remove, one entry or many at once, and fdb.dump (a
 // whole table, read-only). Many requests are grouped per table: the table opened once, one
-// netlink socket, one map batch update (fdb-apply.ts). The table with its ports devmap is fdb-table.ts; each entry has an owner
-// (fdb-owners.ts) and its own outcome: one refused or invalid entry never fails the others.
+// netlink socket, one map batch update (fdb-apply.ts). The table with its ports devmap is
+// fdb-table.ts; each entry has an owner (fdb-owners.ts) and its own outcome: one refused or
+// invalid entry never fails the others.
 import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
 import { BpfMap } from "../kernel/bpf";
