@@ -2,11 +2,11 @@
 // whatever check normalizes must pass check unchanged, or a valid program fails at `up`
 // after a clean preview. Seen with ACL port ranges: "80" became {from: 80, to: 80}, which
 // the reader then refused.
-import { utils } from "ssh2";
+import { ed25519PrivateKey } from "../support/keys";
 import { KINDS } from "../../provider/kinds";
 import { checkInputs } from "../../provider/runtime/check";
 
-const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: utils.generateKeyPairSync("ed25519").private };
+const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: ed25519PrivateKey() };
 const ACL = {
   defaultAction: "deny",
   rules: [

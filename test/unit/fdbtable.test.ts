@@ -2,14 +2,14 @@
 // (whatever order the program gives), so the state's entries compare entry by entry; diff
 // updates in place on entries and replaces on the table; what check returns passes check
 // unchanged; the helper reads the list and the keyed form alike.
-import { utils } from "ssh2";
+import { ed25519PrivateKey } from "../support/keys";
 import { KINDS } from "../../provider/kinds";
 import { checkInputs, forgetCheckedHosts } from "../../provider/runtime/check";
 import { diffInputs } from "../../provider/runtime/diff";
 import { InputReader, UNKNOWN } from "../../provider/common/validate/reader";
 import { readFdbTableArgs } from "../../provider/common/args/fdb";
 
-const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: utils.generateKeyPairSync("ed25519").private };
+const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: ed25519PrivateKey() };
 const TABLE = "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb";
 const kind = KINDS.FdbTable;
 

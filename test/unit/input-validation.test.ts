@@ -6,9 +6,9 @@ import { checkInputs, forgetCheckedHosts } from "../../provider/runtime/check";
 import { createResource } from "../../provider/runtime/operations";
 import { requireValidInputs } from "../../provider/runtime/check";
 
-import { utils } from "ssh2";
+import { ed25519PrivateKey } from "../support/keys";
 
-const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: utils.generateKeyPairSync("ed25519").private };
+const HOST = { address: "198.18.0.10", hostKey: "SHA256:" + "A".repeat(43), privateKey: ed25519PrivateKey() };
 const FDB = { host: HOST, table: "/sys/fs/bpf/hvnet/xdp/root/uplink0/maps/fdb", vlan: 100, mac: "52:54:00:12:34:56", device: "tap0" };
 const VMIF = { host: HOST, name: "tap0", vcpus: 2, mac: "52:54:00:12:34:56", addresses: ["10.0.0.2"] };
 const XDP = { host: HOST, device: "uplink0", program: "l2fwd" };
@@ -174,7 +174,7 @@ describe("one host name is one machine (within a provider process)", () => {
   test("defaults spelled out, a new private key, or an address without a name are the same machine or another name", () => {
     expect(check(named()).failures).toEqual([]);
     expect(check(named({ port: 22, user: "root" })).failures).toEqual([]);
-    expect(check(named({ privateKey: utils.generateKeyPairSync("ed25519").private })).failures).toEqual([]);
+    expect(check(named({ privateKey: ed25519PrivateKey() })).failures).toEqual([]);
     // Unnamed, the identity is the address: "198.18.0.11" is not "hv1".
     expect(check({ ...HOST, address: "198.18.0.11" }).failures).toEqual([]);
   });
