@@ -51,6 +51,7 @@ function iface(name, props, required, input, note) {
 let out = `// Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
+import { wireForm } from "./wire-forms";
 import { configError } from "./targets";
 import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
@@ -104,6 +105,10 @@ for (const [token, r] of Object.entries(schema.resources)) {
   out += `    // The host holds private keys (its own, its jump host's), however they were given:\n`;
   out += `    // secret as an input and as an output, so no copy of it in the state is plain text.\n`;
   out += `    if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);\n`;
+  for (const k of facts[name].sdkWireForms) {
+    out += `    // Sent in the form check keeps it (./wire-forms): fewer values for Pulumi to move.\n`;
+    out += `    props.${k} = wireForm(${JSON.stringify(name)}, ${JSON.stringify(k)}, props.${k});\n`;
+  }
   out += `    // Who owns what this resource makes on the host (recorded there with the object).\n`;
   out += `    props.__owner = \`\${pulumi.getProject()}/\${pulumi.getStack()}/${name}/\${name}\`;\n`;
   out += `    const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };\n`;

@@ -14,6 +14,7 @@ const EXTENSION_KEYS = {
   whyReplace: "why the replacing inputs replace (and, if so, why the old object goes first)",
   outputsAlsoInputs: "outputs that are inputs too, compared like inputs (the helper fills them from an input)",
   creationOnly: "inputs read only when the object is made: a later change is no change",
+  sdkWireForms: "inputs the SDK sends in the form check keeps them (sdk/wire-forms.ts), so Pulumi moves fewer values",
 };
 
 const isPlain = (p) => ["string", "integer", "number", "boolean"].includes(p.type);
@@ -34,12 +35,14 @@ function resourceFacts(token, r) {
   const outputsAlsoInputs = ext.outputsAlsoInputs || [];
   const creationOnly = ext.creationOnly || [];
   const identity = ext.identity || [];
+  const sdkWireForms = ext.sdkWireForms || [];
   const subset = (list, of, what, field) => {
     for (const name of list) if (!of.includes(name)) fail(`x-hvnet.${field} names ${name}, which is not ${what}`);
   };
   subset(outputsAlsoInputs, inputs.filter((k) => outputs.includes(k)), "both an input and an output", "outputsAlsoInputs");
   subset(creationOnly, inputs, "an input", "creationOnly");
   subset(identity, [...inputs, ...outputs], "an input or an output", "identity");
+  subset(sdkWireForms, inputs, "an input", "sdkWireForms");
 
   // An input that is an output too is not compared (the state holds the output under its
   // name) unless declared in outputsAlsoInputs: declaring such an input to replace would be
@@ -60,6 +63,7 @@ function resourceFacts(token, r) {
     notCompared,
     identityFields: identity,
     identityOutputs: identity.filter((k) => outputs.includes(k)),
+    sdkWireForms,
   };
 }
 

@@ -1,6 +1,7 @@
 // Generated from schema.json by scripts/gen-sdk.js. Do not edit.
 import * as pulumi from "@pulumi/pulumi";
 import { providerModule } from "./shim";
+import { wireForm } from "./wire-forms";
 import { configError } from "./targets";
 import { Host, RESOURCE_FACTS } from "../provider/common/schema-facts";
 
@@ -561,6 +562,8 @@ export class FdbTable extends pulumi.CustomResource {
     // The host holds private keys (its own, its jump host's), however they were given:
     // secret as an input and as an output, so no copy of it in the state is plain text.
     if (props.host !== undefined) props.host = pulumi.secret(props.host as pulumi.Input<HostArgs>);
+    // Sent in the form check keeps it (./wire-forms): fewer values for Pulumi to move.
+    props.entries = wireForm("FdbTable", "entries", props.entries);
     // Who owns what this resource makes on the host (recorded there with the object).
     props.__owner = `${pulumi.getProject()}/${pulumi.getStack()}/FdbTable/${name}`;
     const secrets = { additionalSecretOutputs: ["host", ...(opts?.additionalSecretOutputs ?? [])] };
