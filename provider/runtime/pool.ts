@@ -51,7 +51,7 @@ function readAheads(): Map<string, ReadAhead> {
 const DEFAULT_READ_AHEAD_MS = 1_000;
 
 export function sharedPool(): HostRequester {
-  if (!pool || !requester) {
+  if (!requester) {
     const windowMs = envSeconds("HVNET_READ_AHEAD", DEFAULT_READ_AHEAD_MS, { zeroTurnsOff: true });
     const p = new HostPool({ helperDir: helperBundleDir() });
     pool = p;

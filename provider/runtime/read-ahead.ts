@@ -20,9 +20,8 @@ import { HostRequester } from "./requester";
 
 type Entry = Record<string, unknown>;
 
+/** A dump of one scope. Any write to its host removes it from HostReads.dumps, so one found there is never from before a write. */
 interface Dump {
-  /** The host's generation when it was sent: a write since makes it unusable for new shows. */
-  generation: number;
   sentAt: number;
   /** The scope's entries by key; null when the scope itself is gone. */
   entries: Promise<Map<string, Entry> | null>;
@@ -32,7 +31,6 @@ interface Dump {
 }
 
 interface HostReads {
-  generation: number;
   writesInFlight: number;
   dumps: Map<string, Dump>;
   /** When each scope was last shown: a second show within the window takes a dump. */
@@ -72,11 +70,11 @@ export class ReadAheadRequester implements HostRequester {
     const reads = this.readsOf(host);
     if (!reads) return this.inner.request(host, op, args);
     reads.writesInFlight++;
-    this.drop(reads);
+    reads.dumps.clear();
     const sent = this.inner.request(host, op, args);
     const settled = () => {
       reads.writesInFlight--;
-      this.drop(reads);
+      reads.dumps.clear();
     };
     sent.then(settled, settled);
     return sent;
@@ -91,11 +89,11 @@ export class ReadAheadRequester implements HostRequester {
     const last = reads.lastShow.get(where.scope);
     reads.lastShow.set(where.scope, t);
     let dump = reads.dumps.get(where.scope);
-    if (!dump || dump.generation !== reads.generation || t - dump.sentAt > this.windowMs) {
+    if (!dump || t - dump.sentAt > this.windowMs) {
       reads.dumps.delete(where.scope);
       if (dump?.size !== undefined && dump.answered * DUMP_ENTRIES_PER_ANSWER < dump.size) reads.shownAlone.add(where.scope);
       if (reads.shownAlone.has(where.scope) || last === undefined || t - last > this.windowMs) return this.inner.request(host, op, args);
-      dump = this.takeDump(host, readAhead, where.args, reads.generation, t);
+      dump = this.takeDump(host, readAhead, where.args, t);
       reads.dumps.set(where.scope, dump);
     }
     let entries: Map<string, Entry> | null;
@@ -112,8 +110,8 @@ export class ReadAheadRequester implements HostRequester {
     return entry ? { ...entry } : null;
   }
 
-  private takeDump(host: HostSpec, readAhead: ReadAhead, args: Record<string, unknown>, generation: number, sentAt: number): Dump {
-    const dump: Dump = { generation, sentAt, answered: 0, entries: Promise.resolve(null) };
+  private takeDump(host: HostSpec, readAhead: ReadAhead, args: Record<string, unknown>, sentAt: number): Dump {
+    const dump: Dump = { sentAt, answered: 0, entries: Promise.resolve(null) };
     dump.entries = this.inner.request(host, readAhead.dumpOp, args).then((answer) => {
       const entries = indexDump(readAhead, answer);
       dump.size = entries?.size ?? 0;
@@ -131,15 +129,10 @@ export class ReadAheadRequester implements HostRequester {
     }
     let reads = this.hosts.get(key);
     if (!reads) {
-      reads = { generation: 0, writesInFlight: 0, dumps: new Map(), lastShow: new Map(), shownAlone: new Set() };
+      reads = { writesInFlight: 0, dumps: new Map(), lastShow: new Map(), shownAlone: new Set() };
       this.hosts.set(key, reads);
     }
     return reads;
-  }
-
-  private drop(reads: HostReads): void {
-    reads.generation++;
-    reads.dumps.clear();
   }
 }
 

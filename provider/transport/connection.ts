@@ -71,6 +71,11 @@ export interface ExitStatus {
 // the exit status is an event, gone if nobody listened yet. So it is kept from the start.
 const exitStatuses = new WeakMap<ClientChannel, ExitStatus>();
 
+/** How a command ended, for messages: "killed by SIGxxx" (ssh2 names the signal of exit-signal so) or "exit code N". */
+export function describeExit(exit: ExitStatus | undefined): string {
+  return exit?.signal ? `killed by ${exit.signal}` : `exit code ${exit?.code ?? null}`;
+}
+
 /** The exit status the server sent on an exec channel opened by SshConnection, if it sent one yet. */
 export function exitStatusOf(channel: ClientChannel): ExitStatus | undefined {
   return exitStatuses.get(channel);

@@ -25,7 +25,7 @@ import * as path from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { bundleFiles, bundleManifest } from "../common/bundle-hash";
 import type { ExecResult, SshConnection } from "./connection";
-import { withSudo } from "./connection";
+import { describeExit, withSudo } from "./connection";
 import { HostRequirementError, TransportError } from "./errors";
 import { HELPER_ENTRY, LAUNCHER_PATH, LIBBPF_PATHS, MIN_NODE_MAJOR, renderLauncher } from "./launcher/render";
 
@@ -244,7 +244,7 @@ export async function ensureDeployed(conn: SshConnection, bundle: HelperBundle, 
     execs++;
     probe = parseProbe(r.stdout.trim());
     if (!probe) {
-      throw new TransportError(conn.host, `host probe failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`, "EPROBE");
+      throw commandFailure(conn.host, "host probe", r, "EPROBE");
     }
   }
   const root = conn.user === "root";
@@ -274,14 +274,13 @@ export async function ensureDeployed(conn: SshConnection, bundle: HelperBundle, 
   const after = r.code === 3 ? parseProbe(r.stdout.trim()) : undefined;
   if (after?.launcher && !HEX64.test(after.launcher)) throw launcherProblem(conn.host, conn.user, bundle, after.launcher);
   if (after) checkHostRequirements(conn.host, conn.user, after);
-  if (r.code !== 0 || !r.stdout.includes("deployed")) throw installFailure(conn.host, bundle, r);
+  if (r.code !== 0 || !r.stdout.includes("deployed")) throw commandFailure(conn.host, `installing the helper bundle ${bundle.hash.slice(0, 12)}`, r, "EDEPLOY");
   return { uploaded: true, execs };
 }
 
-/** Why an install command did not deploy: how it ended (a signal is named), and what it said. */
-export function installFailure(host: string, bundle: HelperBundle, r: Pick<ExecResult, "code" | "signal" | "stdout" | "stderr">): TransportError {
-  const ended = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`; // ssh2 names it SIGxxx
-  return new TransportError(host, `installing the helper bundle ${bundle.hash.slice(0, 12)} failed (${ended}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`, "EDEPLOY");
+/** Why a deploy command did not do its work: how it ended (a signal is named), and what it printed. */
+export function commandFailure(host: string, what: string, r: ExecResult, code: string): TransportError {
+  return new TransportError(host, `${what} failed (${describeExit(r)}): ${r.stderr.trim() || r.stdout.trim() || "no output"}`, code);
 }
 
 function sftpCall<T = void>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {

@@ -16,7 +16,7 @@
 // (helper-client.ts).
 import { EventEmitter } from "node:events";
 import type { ClientChannel } from "ssh2";
-import { exitStatusOf } from "./connection";
+import { describeExit, exitStatusOf } from "./connection";
 import { parseProbe, type HostProbe } from "./deploy";
 import type { Response } from "../common/protocol";
 import { envSeconds } from "./env-seconds";
@@ -88,15 +88,14 @@ export class HelperProcess extends EventEmitter {
     channel.stderr.setEncoding("utf8");
     channel.on("data", (d: string) => this.onStdout(d));
     channel.stderr.on("data", (d: string) => this.onStderr(d));
-    const describe = (code: number | null, signal?: string) => (signal ? `killed by ${signal}` : `exit code ${code}`);
     channel.on("exit", (code: number | null, signal?: string) => {
-      this.exitInfo = describe(code, signal);
+      this.exitInfo = describeExit({ code, signal });
     });
     channel.once("close", () => {
       // A helper that failed at once may have sent its exit status before this object
       // existed; the connection kept it (connection.ts, exitStatusOf).
       const early = exitStatusOf(channel);
-      if (this.exitInfo === undefined && early) this.exitInfo = describe(early.code, early.signal);
+      if (this.exitInfo === undefined && early) this.exitInfo = describeExit(early);
       this.onGone();
     });
     channel.on("error", (e: Error) => {

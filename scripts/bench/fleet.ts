@@ -102,11 +102,13 @@ async function body(cleanups: Cleanups, s: Sizes) {
   };
   const created = (r: FleetResult) => r.shards.reduce((n, sh) => n + Object.values(sh.perHost).reduce((m, p) => m + (p.ops.create ?? 0), 0), 0);
   // One stack, then hvnet and the floor sharded at each concurrency.
-  const variants: Variant[] = [{ name: "one stack", stacks: 1, shardSize: s.hosts, concurrency: 1, noop: false, times: [], loads: [], runnerCpu: [], machineCpu: [] }];
+  const variant = (name: string, stacks: number, shardSize: number, concurrency: number, noop: boolean): Variant =>
+    ({ name, stacks, shardSize, concurrency, noop, times: [], loads: [], runnerCpu: [], machineCpu: [] });
+  const variants: Variant[] = [variant("one stack", 1, s.hosts, 1, false)];
   const shards = Math.ceil(s.hosts / s.shardSize);
   for (const c of s.concurrency) {
-    variants.push({ name: `sharded, ${c} in flight`, stacks: shards, shardSize: s.shardSize, concurrency: c, noop: false, times: [], loads: [], runnerCpu: [], machineCpu: [] });
-    variants.push({ name: `no-op floor, sharded, ${c} in flight`, stacks: shards, shardSize: s.shardSize, concurrency: c, noop: true, times: [], loads: [], runnerCpu: [], machineCpu: [] });
+    variants.push(variant(`sharded, ${c} in flight`, shards, s.shardSize, c, false));
+    variants.push(variant(`no-op floor, sharded, ${c} in flight`, shards, s.shardSize, c, true));
   }
   // Every variant meets hosts that already run the deployed helper bundle: a first
   // contact's upload and install (the runtime benchmark's first row) would fall on

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { bundleHash } from "../../provider/common/bundle-hash";
 import { withSudo } from "../../provider/transport/connection";
 import {
-  installFailure,
+  commandFailure,
   checkHostRequirements,
   helperCommand,
   installCommand,
@@ -123,16 +123,16 @@ test("a non-root user without a usable launcher is told what to install, as root
   expect(parseProbe('{"hvnetProbe":{"launcher":"x; rm"}}')).toBeUndefined();
 });
 
-test("a failed install says how the command ended (a signal named as such) and what it printed", () => {
+test("a failed deploy command says how it ended (a signal named as such) and what it printed", () => {
   const b = loadBundle(ECHO_DIR);
-  const short = b.hash.slice(0, 12);
-  const failed = (r: { code: number | null; signal?: string; stdout?: string; stderr?: string }) => installFailure("hv1", b, { stdout: "", stderr: "", ...r });
-  expect(failed({ code: 4, stderr: "hvnet-launch: refusing: helper.js does not match\n" }).message).toBe(`hv1: installing the helper bundle ${short} failed (exit 4): hvnet-launch: refusing: helper.js does not match`);
+  const what = `installing the helper bundle ${b.hash.slice(0, 12)}`;
+  const failed = (r: { code: number | null; signal?: string; stdout?: string; stderr?: string }) => commandFailure("hv1", what, { stdout: "", stderr: "", ...r }, "EDEPLOY");
+  expect(failed({ code: 4, stderr: "hvnet-launch: refusing: helper.js does not match\n" }).message).toBe(`hv1: ${what} failed (exit code 4): hvnet-launch: refusing: helper.js does not match`);
   // A command that died of a signal has no exit status; ssh2 names the signal (exit-signal).
-  expect(failed({ code: null, signal: "SIGKILL" }).message).toBe(`hv1: installing the helper bundle ${short} failed (killed by SIGKILL): no output`);
-  expect(failed({ code: null, signal: "SIGTERM", stdout: "copying\n" }).message).toBe(`hv1: installing the helper bundle ${short} failed (killed by SIGTERM): copying`);
+  expect(failed({ code: null, signal: "SIGKILL" }).message).toBe(`hv1: ${what} failed (killed by SIGKILL): no output`);
+  expect(failed({ code: null, signal: "SIGTERM", stdout: "copying\n" }).message).toBe(`hv1: ${what} failed (killed by SIGTERM): copying`);
   // Exit 0 without "deployed" is a failure too: what it printed is the clue.
-  expect(failed({ code: 0, stdout: "something else\n" }).message).toContain("failed (exit 0): something else");
+  expect(failed({ code: 0, stdout: "something else\n" }).message).toContain("failed (exit code 0): something else");
   expect(failed({ code: 1 }).code).toBe("EDEPLOY");
 });
 

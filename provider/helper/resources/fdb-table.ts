@@ -9,11 +9,12 @@ import { KernelError } from "../kernel/errors";
 import { OpError } from "../rpc/errors";
 import { readRecord } from "../state/registry";
 import { STRUCTS } from "../datapath/structs";
-import { decodeFdbValue } from "../datapath/fdb";
+import { decodeFdbKey, decodeFdbValue } from "../datapath/fdb";
 import { decodeAcl, encodeAcl } from "../datapath/acl";
 import { builtin } from "../datapath/programs";
 import { Acl } from "../../common/args/common";
 import { XDP_RECORDS, XdpRecord } from "./xdp";
+import { linkIndexes, withRt } from "./device";
 
 export interface Table {
   pinDir: string;
@@ -151,3 +152,57 @@ export function openAclRules(table: Table): BpfMap | undefined {
   return fs.existsSync(rulesPin) ? BpfMap.fromPin(rulesPin) : undefined;
 }
 
+/**
+ * Runs `fn` on the open table and its ACL rules, closing both after; `absent` when the
+ * table is gone (reads answer "nothing there" rather than fail).
+ */
+export function readTable<T>(tablePin: string, absent: T, fn: (table: Table, rules: BpfMap | undefined) => T): T {
+  if (!fs.existsSync(tablePin)) return absent;
+  const table = openTable(tablePin);
+  try {
+    const rules = openAclRules(table);
+    try {
+      return fn(table, rules);
+    } finally {
+      rules?.close();
+    }
+  } finally {
+    table.close();
+  }
+}
+
+/** A device as reads report it: its name, or its ifindex when no link of the netns has it. */
+export function deviceName(name: string | undefined, ifindex: number): string {
+  return name ?? `ifindex:${ifindex}`;
+}
+
+/** One entry of the map, decoded, with its device and the ingress ACL of its port. */
+export interface ListedEntry {
+  key: Buffer;
+  vlan: number;
+  mac: string;
+  ifindex: number;
+  device: string;
+  acl?: Acl;
+}
+
+/**
+ * The table's entries (those whose key `want` takes), from one pass over the map and one
+ * link dump; each port's ACL is read once, however many entries point at it.
+ */
+export function listEntries(table: Table, rules: BpfMap | undefined, want: (key: Buffer) => boolean = () => true): ListedEntry[] {
+  const { byIndex } = withRt(table.netns, linkIndexes);
+  const acls = new Map<number, Acl | undefined>();
+  const out: ListedEntry[] = [];
+  for (const [key, value] of table.fdb.entries()) {
+    if (!want(key)) continue;
+    const { vlan, mac } = decodeFdbKey(key);
+    const { ifindex } = decodeFdbValue(value);
+    if (!acls.has(ifindex)) acls.set(ifindex, portAcl(table, ifindex, rules));
+    const e: ListedEntry = { key, vlan, mac, ifindex, device: deviceName(byIndex.get(ifindex), ifindex) };
+    const acl = acls.get(ifindex);
+    if (acl) e.acl = acl;
+    out.push(e);
+  }
+  return out;
+}

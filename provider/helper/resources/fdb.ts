@@ -7,15 +7,15 @@ import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
 import { BpfMap } from "../kernel/bpf";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
-import { decodeFdbKey, decodeFdbValue, encodeFdbKey } from "../datapath/fdb";
+import { decodeFdbValue, encodeFdbKey } from "../datapath/fdb";
 import { toErrorBody } from "../rpc/errors";
 import { Outcome } from "../../common/protocol";
 import { withLock } from "../state/lock";
 import { FdbArgs, FdbKeyArgs, readFdbArgs, readFdbArgsFast, readFdbKeyArgs } from "../../common/args/fdb";
 import { TableOwners, ownedBy } from "./fdb-owners";
-import { Table, openAclRules, openTable, portAcl, prunePorts, tableLock } from "./fdb-table";
+import { Table, deviceName, listEntries, openTable, portAcl, prunePorts, readTable, tableLock } from "./fdb-table";
 import { Failed, Result, applyToTable } from "./fdb-apply";
-import { linkIndexes, withRt } from "./device";
+import { withRt } from "./device";
 import { Acl } from "../../common/args/common";
 
 function unwrap(r: Result): { ifindex: number } {
@@ -61,8 +61,8 @@ export function applyFdbMany(raws: unknown[]): Outcome[] {
 }
 
 /** One entry as show reports it. */
-function describeEntry(tablePin: string, vlan: number, mac: string, ifindex: number, device: string | undefined, acl: Acl | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = { table: tablePin, vlan, mac, ifindex, device: device ?? `ifindex:${ifindex}` };
+function shownEntry(tablePin: string, vlan: number, mac: string, ifindex: number, device: string, acl: Acl | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = { table: tablePin, vlan, mac, ifindex, device };
   if (acl) out.ingressAcl = acl;
   return out;
 }
@@ -72,23 +72,7 @@ function showEntry(table: Table, rt: RtNetlink, rules: BpfMap | undefined, key: 
   const v = table.fdb.lookup(encodeFdbKey(key));
   if (!v) return null;
   const { ifindex } = decodeFdbValue(v);
-  return describeEntry(key.table, key.vlan, key.mac, ifindex, rt.findLink(ifindex)?.name, portAcl(table, ifindex, rules));
-}
-
-/** Runs `fn` on the open table with its ACL rules, closing both; `absent` when the table is gone. */
-function readTable<T>(tablePin: string, absent: T, fn: (table: Table, rules: BpfMap | undefined) => T): T {
-  if (!fs.existsSync(tablePin)) return absent;
-  const table = openTable(tablePin);
-  try {
-    const rules = openAclRules(table);
-    try {
-      return fn(table, rules);
-    } finally {
-      rules?.close();
-    }
-  } finally {
-    table.close();
-  }
+  return shownEntry(key.table, key.vlan, key.mac, ifindex, deviceName(rt.findLink(ifindex)?.name, ifindex), portAcl(table, ifindex, rules));
 }
 
 /** Shows entries of one table with one table open and one netlink socket. */
@@ -105,18 +89,9 @@ export function dumpFdb(raw: unknown): { entries: Array<Record<string, unknown>>
   const r = InputReader.of(raw);
   const tablePin = r.bpffsPath("table")!;
   r.finish();
-  return readTable(tablePin, null, (table, rules) => {
-    const { byIndex } = withRt(table.netns, linkIndexes);
-    const acls = new Map<number, Acl | undefined>();
-    const entries: Array<Record<string, unknown>> = [];
-    for (const [key, value] of table.fdb.entries()) {
-      const { vlan, mac } = decodeFdbKey(key);
-      const { ifindex } = decodeFdbValue(value);
-      if (!acls.has(ifindex)) acls.set(ifindex, portAcl(table, ifindex, rules));
-      entries.push(describeEntry(tablePin, vlan, mac, ifindex, byIndex.get(ifindex), acls.get(ifindex)));
-    }
-    return { entries };
-  });
+  return readTable(tablePin, null, (table, rules) => ({
+    entries: listEntries(table, rules).map((e) => shownEntry(tablePin, e.vlan, e.mac, e.ifindex, e.device, e.acl)),
+  }));
 }
 
 export function showFdb(raw: unknown) {

@@ -7,14 +7,14 @@ import * as fs from "node:fs";
 import { InputReader } from "../../common/validate/reader";
 import { encodeU32Key } from "../kernel/bpf";
 import { RtNetlink } from "../kernel/netlink/rtnetlink";
-import { decodeFdbKey, decodeFdbValue, encodeFdbKey, encodeFdbValue } from "../datapath/fdb";
+import { encodeFdbKey, encodeFdbValue } from "../datapath/fdb";
 import { OpError } from "../rpc/errors";
 import { withLock } from "../state/lock";
 import { linkIndexes, withRt } from "./device";
 import { Acl } from "../../common/args/common";
 import { EntryOwner, TableOwners, refusal } from "./fdb-owners";
 import { FdbTableArgs, FdbTableEntry, KeyedEntries, compareEntryKeys, keyedEntries, readFdbTableArgs, readFdbTableKeyArgs } from "../../common/args/fdb";
-import { Table, isFull, openAclRules, openTable, portAcl, prunePorts, setPort, tableLock } from "./fdb-table";
+import { Table, isFull, listEntries, openAclRules, openTable, portAcl, prunePorts, readTable, setPort, tableLock } from "./fdb-table";
 
 /** An entry of the map as this owner holds it: its key bytes, value and owner record. */
 interface Held {
@@ -178,34 +178,14 @@ export function applyFdbTable(raw: unknown): TableApplied {
  */
 export function showFdbTable(raw: unknown): { table: string; entries: KeyedEntries; count: number } | null {
   const { table: tablePin, owner } = readFdbTableKeyArgs(raw);
-  if (!fs.existsSync(tablePin)) return null;
-  const table = openTable(tablePin);
-  try {
+  return readTable(tablePin, null, (table, rules) => {
     const owners = TableOwners.load(tablePin, table.fdb.info().id);
-    const rules = openAclRules(table);
-    try {
-      const { byIndex } = withRt(table.netns, linkIndexes);
-      const acls = new Map<number, Acl | undefined>();
-      const entries: FdbTableEntry[] = [];
-      for (const [key, value] of table.fdb.entries()) {
-        const rec = owners.get(key.toString("hex"));
-        if (!rec || rec.owner !== owner) continue;
-        const { vlan, mac } = decodeFdbKey(key);
-        const { ifindex } = decodeFdbValue(value);
-        if (!acls.has(ifindex)) acls.set(ifindex, portAcl(table, ifindex, rules));
-        const e: FdbTableEntry = { vlan, mac, device: byIndex.get(ifindex) ?? `ifindex:${ifindex}` };
-        const acl = acls.get(ifindex);
-        if (acl) e.ingressAcl = acl;
-        entries.push(e);
-      }
-      entries.sort(compareEntryKeys);
-      return { table: tablePin, entries: keyedEntries(entries) as KeyedEntries, count: entries.length };
-    } finally {
-      rules?.close();
-    }
-  } finally {
-    table.close();
-  }
+    const entries = listEntries(table, rules, (key) => owners.get(key.toString("hex"))?.owner === owner).map(({ vlan, mac, device, acl }): FdbTableEntry =>
+      acl ? { vlan, mac, device, ingressAcl: acl } : { vlan, mac, device },
+    );
+    entries.sort(compareEntryKeys);
+    return { table: tablePin, entries: keyedEntries(entries) as KeyedEntries, count: entries.length };
+  });
 }
 
 /** Deletes the owner's entries of the table (one batch delete); nobody else's. */
